@@ -1,0 +1,280 @@
+package typhon
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"sync"
+)
+
+// A HandlerOption configures how a Service is served: by [HTTPHandler], and
+// by [Listen] and [Serve], which accept HandlerOptions too, so a Service
+// behaves the same under both.
+type HandlerOption interface {
+	ServerOption
+	applyHandler(*handlerConfig)
+}
+
+type handlerConfig struct {
+	exposeErrors bool
+	noRecover    bool
+	logger       *slog.Logger
+}
+
+type handlerOptionFunc func(*handlerConfig)
+
+func (f handlerOptionFunc) applyHandler(c *handlerConfig) { f(c) }
+func (f handlerOptionFunc) applyServer(c *serverConfig)   { f(&c.handler) }
+
+// WithErrorDetails makes the server send the text of errors that are not
+// *Error to callers. By default such an error is sent as its code (usually
+// internal_service) with the status text as its message, and its text stays
+// in the server's log: it may name hosts, files or queries.
+func WithErrorDetails() HandlerOption {
+	return handlerOptionFunc(func(c *handlerConfig) { c.exposeErrors = true })
+}
+
+// WithoutRecovery lets panics in the Service reach net/http, which drops the
+// connection (HTTP/1.1) or resets the stream (HTTP/2). By default a panic is
+// logged with its stack and answered 500 internal_service.
+func WithoutRecovery() HandlerOption {
+	return handlerOptionFunc(func(c *handlerConfig) { c.noRecover = true })
+}
+
+// WithLogger sets the logger for what the server must report and cannot
+// answer: recovered panics, unexpected errors whose text is not sent, failed
+// writes. The default is slog.Default().
+func WithLogger(l *slog.Logger) HandlerOption {
+	return handlerOptionFunc(func(c *handlerConfig) { c.logger = l })
+}
+
+// HTTPHandler returns an http.Handler that serves svc: what [Listen] serves,
+// usable in any net/http stack. Each request becomes a [Request] marked as
+// inbound; the Response is written back:
+//   - a Response with Error set is written as an RFC 9457 problem+json body
+//     with the status of the error's code, whatever StatusCode the Service
+//     set; the other headers the Service set are kept.
+//   - otherwise the headers, the status and the body; a body of known length
+//     (ContentLength > 0) gets a Content-Length, one of unknown length is
+//     streamed, flushing after each write; a body that fails while being
+//     streamed aborts the response, so the client sees an error rather
+//     than a short body.
+//   - a request body the Service could not read (a malformed chunked body, a
+//     size limit) is answered 400 (413 for a size limit) even if the Service
+//     ignored the error and answered 200.
+//   - a panic is logged with its stack and answered 500 internal_service on
+//     a connection that stays usable (see [WithoutRecovery]).
+//
+// The Response body is always closed.
+func HTTPHandler(svc Service, opts ...HandlerOption) http.Handler {
+	var cfg handlerConfig
+	for _, o := range opts {
+		o.applyHandler(&cfg)
+	}
+	return newHandler(svc, cfg)
+}
+
+func newHandler(svc Service, cfg handlerConfig) *handler {
+	if cfg.logger == nil {
+		cfg.logger = slog.Default()
+	}
+	return &handler{svc: svc, cfg: cfg}
+}
+
+type handler struct {
+	svc Service
+	cfg handlerConfig
+}
+
+// inboundExchange is the exchange record of a request a server received,
+// with room for the request body's read-error tracker, to save an allocation.
+type inboundExchange struct {
+	exchange
+	body trackedBody
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ix := &inboundExchange{exchange: exchange{inbound: true}}
+	var tracked *trackedBody
+	if r.Body != nil && r.Body != http.NoBody {
+		ix.body.rc = r.Body
+		tracked = &ix.body
+		r.Body = tracked
+	}
+	req := Request{Request: r, x: &ix.exchange}
+	rsp := h.call(req)
+	if tracked != nil && tracked.err != nil && rsp.Error == nil {
+		rsp.closeBody()
+		err := tracked.err
+		code, msg := CodeBadRequest, "cannot read request body"
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			code, msg = CodeRequestTooLarge, "request body too large"
+		}
+		rsp = normalize(Response{Error: WrapError(err, code, msg)}, req)
+	}
+	h.write(w, r, rsp)
+}
+
+// call calls the Service, recovering a panic into an error Response.
+func (h *handler) call(req Request) (rsp Response) {
+	if !h.cfg.noRecover {
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				h.logPanic(req.Request, p)
+				rsp = normalize(Response{Error: NewError(CodeInternalService, "internal error")}, req)
+			}
+		}()
+	}
+	return normalize(h.svc(req), req)
+}
+
+func (h *handler) logPanic(r *http.Request, p any) {
+	h.cfg.logger.Error("typhon: panic serving request",
+		"method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+}
+
+// trackedBody remembers the first error other than io.EOF that reading the
+// request body gave.
+type trackedBody struct {
+	rc  io.ReadCloser
+	err error
+}
+
+func (b *trackedBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	if err != nil && err != io.EOF && b.err == nil {
+		b.err = err
+	}
+	return n, err
+}
+
+func (b *trackedBody) Close() error { return b.rc.Close() }
+
+var copyBufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+func (h *handler) write(w http.ResponseWriter, r *http.Request, rsp Response) {
+	if rsp.Error != nil {
+		h.writeError(w, r, rsp)
+		return
+	}
+	status := rsp.StatusCode
+	if status < 200 || status > 999 {
+		rsp.closeBody()
+		h.cfg.logger.Error("typhon: Service answered an invalid status", "status", status, "path", r.URL.Path)
+		h.writeError(w, r, normalize(Response{Error: NewError(CodeInternalService, "internal error")}, Request{Request: r}))
+		return
+	}
+	dst := w.Header()
+	for k, v := range rsp.Header {
+		switch k {
+		case "Content-Length", "Transfer-Encoding", "Connection":
+			continue
+		}
+		dst[k] = v
+	}
+	body := rsp.Body
+	if body == nil || body == http.NoBody || r.Method == http.MethodHead || status == http.StatusNoContent || status == http.StatusNotModified {
+		if rsp.ContentLength > 0 && r.Method == http.MethodHead {
+			dst["Content-Length"] = []string{strconv.FormatInt(rsp.ContentLength, 10)}
+		}
+		w.WriteHeader(status)
+		rsp.closeBody()
+		return
+	}
+	defer body.Close()
+	if rsp.ContentLength > 0 {
+		dst["Content-Length"] = []string{strconv.FormatInt(rsp.ContentLength, 10)}
+		w.WriteHeader(status)
+		bp := copyBufPool.Get().(*[]byte)
+		_, err := io.CopyBuffer(w, body, *bp)
+		copyBufPool.Put(bp)
+		if err != nil {
+			h.abort(r, err)
+		}
+		return
+	}
+	w.WriteHeader(status)
+	h.stream(w, r, body)
+}
+
+// stream copies a body of unknown length, flushing after each write.
+func (h *handler) stream(w http.ResponseWriter, r *http.Request, body io.Reader) {
+	flusher, _ := w.(http.Flusher)
+	if flusher != nil {
+		flusher.Flush() // the status and headers go out before the first byte is ready
+	}
+	bp := copyBufPool.Get().(*[]byte)
+	defer copyBufPool.Put(bp)
+	buf := *bp
+	for {
+		n, err := body.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return // the client is gone; net/http closes the connection
+			}
+			if flusher != nil {
+				flusher.Flush()
+			}
+		}
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			h.abort(r, err)
+			return
+		}
+	}
+}
+
+// abort ends a response whose body failed half way, so that the client sees
+// an error (a connection closed before the end of a chunked body, a reset
+// stream), never a clean short body.
+func (h *handler) abort(r *http.Request, err error) {
+	if r.Context().Err() == nil {
+		h.cfg.logger.Warn("typhon: response body failed; aborting the response", "path", r.URL.Path, "error", err)
+	}
+	panic(http.ErrAbortHandler)
+}
+
+var problemBufPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+func (h *handler) writeError(w http.ResponseWriter, r *http.Request, rsp Response) {
+	rsp.closeBody()
+	e := asError(rsp.Error, h.cfg.exposeErrors)
+	if e != rsp.Error && e.cause != nil && e.Code == CodeInternalService {
+		// Not an *Error: its text is not sent, so it is logged here.
+		h.cfg.logger.Error("typhon: Service failed", "method", r.Method, "path", r.URL.Path, "error", e.cause)
+	}
+	status := codeToStatus(e.code())
+	dst := w.Header()
+	for k, v := range rsp.Header {
+		switch k {
+		case "Content-Length", "Content-Encoding", "Content-Type", "Transfer-Encoding", "Connection", "Etag", "Last-Modified":
+			continue
+		}
+		dst[k] = v
+	}
+	dst["Content-Type"] = []string{contentTypeProblem}
+	if e.retryAfter > 0 && !e.remote {
+		if _, ok := dst["Retry-After"]; !ok {
+			dst["Retry-After"] = []string{formatRetryAfter(e.retryAfter)}
+		}
+	}
+	bp := problemBufPool.Get().(*[]byte)
+	b := appendProblem((*bp)[:0], e, status)
+	dst["Content-Length"] = []string{strconv.Itoa(len(b))}
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(b)
+	}
+	*bp = b
+	problemBufPool.Put(bp)
+}

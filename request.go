@@ -1,0 +1,250 @@
+package typhon
+
+import (
+	"context"
+	"errors"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// Request is an HTTP request on its way to a [Service], on either side of the
+// wire. It embeds *http.Request, so Method, URL, Header, Body and PathValue
+// are at hand, and it is only two words wide, so passing it by value through a
+// chain of filters costs nothing.
+//
+// Copies of a Request share the *http.Request (its headers, URL and body) and
+// a per-exchange record (the matched route pattern, see [RoutePattern]).
+// Calling a Service hands the Request over: the callee may change it. Code
+// that sends one Request more than once or concurrently calls [Request.Clone]
+// for each use.
+//
+// The zero Request is not a request: Context returns context.Background,
+// Decode fails, Send answers an error without calling anything, and its
+// promoted fields panic as on a nil *http.Request. A Request is not safe for
+// concurrent use.
+type Request struct {
+	*http.Request
+	x *exchange
+}
+
+// exchange is what the copies of one Request share.
+type exchange struct {
+	err     error  // construction error, answered by Send/SendVia
+	pattern string // route pattern matched by the innermost Router
+	// mountPattern and mountPath carry a Router's mount point to a Router
+	// mounted under it: the pattern so far and the path left to route.
+	mountPattern string
+	mountPath    string
+	mounted      bool
+	inbound      bool // came in through HTTPHandler: the server side
+}
+
+// NewRequest returns a Request for method and url with body encoded as
+// [Request.Encode] does. It never panics and never returns a nil
+// *http.Request, URL or Header: an invalid method or URL, or a body that
+// cannot be encoded, is kept in the Request and answered by Send and SendVia
+// as an internal_service error without calling any Service. A nil ctx means
+// context.Background; an empty method means GET.
+func NewRequest(ctx context.Context, method, url string, body any) Request {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if method == "" {
+		method = http.MethodGet
+	}
+	x := &exchange{}
+	hr, err := http.NewRequestWithContext(ctx, method, url, nil)
+	if err != nil {
+		hr = placeholderRequest(ctx, method)
+		x.err = WrapError(err, CodeInternalService, "typhon: invalid request: "+err.Error())
+	}
+	r := Request{Request: hr, x: x}
+	if body != nil {
+		if err := r.Encode(body); err != nil && x.err == nil {
+			x.err = err
+		}
+	}
+	return r
+}
+
+func placeholderRequest(ctx context.Context, method string) *http.Request {
+	hr := &http.Request{
+		Method:     method,
+		URL:        &url.URL{},
+		Proto:      "HTTP/1.1",
+		ProtoMajor: 1,
+		ProtoMinor: 1,
+		Header:     make(http.Header),
+	}
+	return hr.WithContext(ctx)
+}
+
+// Context returns the request's context, or context.Background for the zero
+// Request.
+func (r Request) Context() context.Context {
+	if r.Request == nil {
+		return context.Background()
+	}
+	return r.Request.Context()
+}
+
+// WithContext returns a shallow copy of r with its context changed to ctx, as
+// http.Request.WithContext does; the copy shares r's exchange record.
+func (r Request) WithContext(ctx context.Context) Request {
+	if r.Request == nil {
+		return r
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	return Request{Request: r.Request.WithContext(ctx), x: r.x}
+}
+
+// Clone returns a deep copy of r with context ctx, as http.Request.Clone
+// does: Header, URL, Trailer and path values are copied. A replayable body
+// (one with GetBody, as every in-memory body has) is replayed for the copy;
+// otherwise the copy shares r's Body. The copy starts a new exchange that
+// keeps r's construction error.
+func (r Request) Clone(ctx context.Context) Request {
+	if r.Request == nil {
+		return r
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	c := r.Request.Clone(ctx)
+	if r.GetBody != nil && r.Body != nil && r.Body != http.NoBody {
+		if b, err := r.GetBody(); err == nil {
+			c.Body = b
+		}
+	}
+	x := &exchange{}
+	if r.x != nil {
+		x.err, x.inbound = r.x.err, r.x.inbound
+	}
+	return Request{Request: c, x: x}
+}
+
+// err returns the construction error of r, or an error for the zero Request.
+func (r Request) err() error {
+	if r.Request == nil {
+		return NewError(CodeInternalService, "typhon: zero Request")
+	}
+	if r.x != nil {
+		return r.x.err
+	}
+	return nil
+}
+
+// exchange returns r's exchange record, creating one when r has none (a
+// Request made by hand from an *http.Request). Such a record lives only as
+// long as the copies made from r after the call.
+func (r *Request) exchange() *exchange {
+	if r.x == nil {
+		r.x = &exchange{}
+	}
+	return r.x
+}
+
+// Encode sets v as the request body: nil removes the body; []byte and
+// io.Reader are sent as they are (with no Content-Type unless one is set);
+// anything else, a string too, is encoded as JSON with Content-Type
+// application/json unless one is set. In-memory bodies get a ContentLength
+// and a GetBody so they can be replayed (on GOAWAY, or by a retry); an
+// io.Reader is streamed. A previous body is closed.
+func (r Request) Encode(v any) error {
+	if r.Request == nil {
+		return NewError(CodeInternalService, "typhon: Encode on zero Request")
+	}
+	eb, err := encodeBody(v)
+	if err != nil {
+		return WrapError(err, CodeInternalService, "typhon: cannot encode request body: "+err.Error())
+	}
+	if old := r.Body; old != nil && old != http.NoBody {
+		old.Close()
+	}
+	r.Body, r.ContentLength, r.GetBody = eb.body, eb.length, eb.getBody()
+	if eb.json && r.Header.Get("Content-Type") == "" {
+		r.Header.Set("Content-Type", contentTypeJSON)
+	}
+	return nil
+}
+
+// Decode reads the request body into v and closes it: *[]byte takes the
+// bytes as they are; anything else is decoded as JSON, which requires a
+// Content-Type of application/json, a +json type, or none. A body that cannot
+// be read or decoded is a bad_request error (request_too_large when a size
+// limit cut it), a non-JSON Content-Type unsupported_media_type: answering
+// with the error gives the caller the right status.
+func (r Request) Decode(v any) error {
+	if r.Request == nil {
+		return NewError(CodeBadRequest, "typhon: Decode on zero Request")
+	}
+	if _, raw := v.(*[]byte); !raw && !isJSONMediaType(r.Header.Get("Content-Type"), true) {
+		if r.Body != nil {
+			r.Body.Close()
+		}
+		mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		return NewError(CodeUnsupportedMediaType, "cannot decode request body of type "+quoteMediaType(mt)+": expected application/json")
+	}
+	b, err := readBody(r.Body, r.ContentLength)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return WrapError(err, CodeRequestTooLarge, "request body too large")
+		}
+		return WrapError(err, CodeBadRequest, "cannot read request body: "+err.Error())
+	}
+	if err := decodeBody(b, v); err != nil {
+		return WrapError(err, CodeBadRequest, "cannot decode request body: "+err.Error())
+	}
+	return nil
+}
+
+func quoteMediaType(mt string) string {
+	if mt == "" {
+		return `""`
+	}
+	return strings.ToValidUTF8(mt, "?")
+}
+
+// Response returns a 200 Response to r with body encoded as
+// [Response.Encode] does. A body that cannot be encoded gives an
+// internal_service error Response.
+func (r Request) Response(body any) Response {
+	rsp := NewResponse(r)
+	if body != nil {
+		if err := rsp.Encode(body); err != nil {
+			rsp.Error = err
+			rsp.StatusCode = ErrorStatus(err)
+		}
+	}
+	return rsp
+}
+
+// SendVia calls svc with r on a new goroutine and returns a future for its
+// Response. A panic in svc becomes an internal_service error Response. A zero
+// Request, or one that NewRequest could not build, is answered at once with
+// an error and svc is not called.
+func (r Request) SendVia(svc Service) *ResponseFuture {
+	return sendVia(r, svc)
+}
+
+// Send sends r with the client in its context (see [WithClient]), or with
+// [DefaultClient].
+func (r Request) Send() *ResponseFuture {
+	return sendVia(r, clientFor(r.Context()))
+}
+
+// RoutePattern returns the pattern of the route that the innermost [Router]
+// matched for req, mount prefixes included ("/users/{id}"), or "" when no
+// route matched. It works inside the routed Service and in a Filter around
+// the Router once the Router has returned.
+func RoutePattern(req Request) string {
+	if req.x == nil {
+		return ""
+	}
+	return req.x.pattern
+}
