@@ -195,7 +195,7 @@ func (c *client) do(req Request) Response {
 		if err := setTimeoutHeader(hr, ctx); err != nil {
 			return normalize(Response{Error: err}, req)
 		}
-	} else if _, ok := hr.Header[TimeoutHeader]; ok {
+	} else {
 		delete(hr.Header, TimeoutHeader)
 	}
 	hr.RequestURI = "" // set on a request a server received: not for sending
@@ -210,9 +210,24 @@ func (c *client) do(req Request) Response {
 		rsp.Request = hr
 	}
 	if rsp.StatusCode >= 400 {
-		return Response{Response: rsp, Error: readErrorBody(ctx, hr, rsp)}
+		return Response{Response: rsp, Error: ownTimeout(ctx, readErrorBody(ctx, hr, rsp))}
 	}
 	return Response{Response: rsp}
+}
+
+// ownTimeout tells a caller's own deadline from a downstream's: the server
+// applies the deadline the client sent, so its timeout answer may beat the
+// caller's own timer by a hair. A timeout answered once the caller's
+// deadline has passed is the caller's, and satisfies errors.Is(err,
+// context.DeadlineExceeded).
+func ownTimeout(ctx context.Context, err error) error {
+	if !IsCode(err, CodeTimeout) {
+		return err
+	}
+	if deadline, ok := ctx.Deadline(); ok && !time.Now().Before(deadline) {
+		return WrapError(errors.Join(context.DeadlineExceeded, err), CodeTimeout, "deadline exceeded")
+	}
+	return err
 }
 
 func urlString(hr *http.Request) string {
@@ -227,9 +242,7 @@ func urlString(hr *http.Request) string {
 func setTimeoutHeader(hr *http.Request, ctx context.Context) error {
 	deadline, ok := ctx.Deadline()
 	if !ok {
-		if _, ok := hr.Header[TimeoutHeader]; ok {
-			delete(hr.Header, TimeoutHeader)
-		}
+		delete(hr.Header, TimeoutHeader)
 		return nil
 	}
 	remaining := time.Until(deadline)

@@ -253,7 +253,7 @@ func asError(err error, expose bool) *Error {
 		return e
 	}
 	code := ErrorCode(err)
-	msg := http.StatusText(codeToStatus(code))
+	msg := statusTitle(codeToStatus(code))
 	if expose && err != nil {
 		msg = err.Error()
 	}

@@ -21,13 +21,24 @@ import (
 // buffered until it returns, calls Flush, or has written 32 KiB, and then
 // streamed, so a streaming handler streams. A panic in h before anything was
 // sent becomes an internal_service error; after, the body fails.
-func FromHandler(h http.Handler) Service {
+//
+// Of the HandlerOptions, only [WithLogger] applies: it receives the panics.
+func FromHandler(h http.Handler, opts ...HandlerOption) Service {
+	var cfg handlerConfig
+	for _, o := range opts {
+		o.applyHandler(&cfg)
+	}
+	logger := cfg.logger
+	if logger == nil {
+		logger = slog.Default()
+	}
 	return func(req Request) Response {
 		if err := req.err(); err != nil {
 			return normalize(Response{Error: err}, req)
 		}
 		w := &handlerWriter{
 			req:    req.Request,
+			logger: logger,
 			header: make(http.Header),
 			ready:  make(chan struct{}),
 		}
@@ -50,6 +61,7 @@ const handlerWriterBuffer = 32 << 10
 // Only the handler's goroutine uses it; the caller waits on ready.
 type handlerWriter struct {
 	req         *http.Request
+	logger      *slog.Logger
 	header      http.Header
 	status      int
 	wroteHeader bool
@@ -67,7 +79,7 @@ func (w *handlerWriter) serve(h http.Handler) {
 	defer func() {
 		p := recover()
 		if p != nil && p != http.ErrAbortHandler {
-			slog.Error("typhon: panic in handler served by FromHandler",
+			w.logger.Error("typhon: panic in handler served by FromHandler",
 				"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 		}
 		w.done = true

@@ -1,6 +1,7 @@
 package typhon
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,8 @@ import (
 	"runtime/debug"
 	"strconv"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // A HandlerOption configures how a Service is served: by [HTTPHandler], and
@@ -20,9 +23,12 @@ type HandlerOption interface {
 }
 
 type handlerConfig struct {
-	exposeErrors bool
-	noRecover    bool
-	logger       *slog.Logger
+	exposeErrors       bool
+	noRecover          bool
+	noInboundDeadlines bool
+	maxTimeout         time.Duration // 0: none
+	maxBodyBytes       int64         // 0: none
+	logger             *slog.Logger
 }
 
 type handlerOptionFunc func(*handlerConfig)
@@ -43,6 +49,15 @@ func WithErrorDetails() HandlerOption {
 // logged with its stack and answered 500 internal_service.
 func WithoutRecovery() HandlerOption {
 	return handlerOptionFunc(func(c *handlerConfig) { c.noRecover = true })
+}
+
+// WithMaxBodyBytes limits request bodies to n bytes: a request that
+// declares a longer body is answered request_too_large (413) without calling
+// the Service, and reading past n fails with an *http.MaxBytesError, which
+// [Request.Decode] reports as request_too_large and the server answers 413
+// even if the Service ignored it. By default there is no limit.
+func WithMaxBodyBytes(n int64) HandlerOption {
+	return handlerOptionFunc(func(c *handlerConfig) { c.maxBodyBytes = n })
 }
 
 // WithLogger sets the logger for what the server must report and cannot
@@ -98,18 +113,35 @@ type inboundExchange struct {
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if d, ok := h.budget(r); ok {
+		if d <= 0 {
+			h.writeError(w, r, normalize(Response{Error: errExpiredOnArrival}, Request{Request: r}))
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), d)
+		defer cancel()
+		r = r.WithContext(ctx)
+	}
 	ix := &inboundExchange{exchange: exchange{inbound: true}}
 	var tracked *trackedBody
 	if r.Body != nil && r.Body != http.NoBody {
+		if n := h.cfg.maxBodyBytes; n > 0 {
+			if r.ContentLength > n {
+				err := WrapError(&http.MaxBytesError{Limit: n}, CodeRequestTooLarge, "request body too large")
+				h.writeError(w, r, normalize(Response{Error: err}, Request{Request: r}))
+				return
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, n)
+		}
 		ix.body.rc = r.Body
 		tracked = &ix.body
 		r.Body = tracked
 	}
 	req := Request{Request: r, x: &ix.exchange}
 	rsp := h.call(req)
-	if tracked != nil && tracked.err != nil && rsp.Error == nil {
+	if tracked != nil && rsp.Error == nil && tracked.failed() != nil {
 		rsp.closeBody()
-		err := tracked.err
+		err := tracked.failed()
 		code, msg := CodeBadRequest, "cannot read request body"
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -118,6 +150,25 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rsp = normalize(Response{Error: WrapError(err, code, msg)}, req)
 	}
 	h.write(w, r, rsp)
+}
+
+var errExpiredOnArrival = NewError(CodeTimeout, "deadline exceeded before the request arrived")
+
+// budget returns the time the request may take: what its caller's deadline
+// headers give, capped by the server's maximum.
+func (h *handler) budget(r *http.Request) (time.Duration, bool) {
+	limit := maxInboundTimeout
+	if h.cfg.maxTimeout > 0 {
+		limit = h.cfg.maxTimeout
+	}
+	if h.cfg.noInboundDeadlines {
+		return limit, h.cfg.maxTimeout > 0
+	}
+	d, ok := inboundTimeout(r.Header, limit)
+	if !ok && h.cfg.maxTimeout > 0 {
+		return limit, true
+	}
+	return d, ok
 }
 
 // call calls the Service, recovering a panic into an error Response.
@@ -142,18 +193,25 @@ func (h *handler) logPanic(r *http.Request, p any) {
 }
 
 // trackedBody remembers the first error other than io.EOF that reading the
-// request body gave.
+// request body gave. The Service may read the body on another goroutine.
 type trackedBody struct {
 	rc  io.ReadCloser
-	err error
+	err atomic.Pointer[error]
 }
 
 func (b *trackedBody) Read(p []byte) (int, error) {
 	n, err := b.rc.Read(p)
-	if err != nil && err != io.EOF && b.err == nil {
-		b.err = err
+	if err != nil && err != io.EOF {
+		b.err.CompareAndSwap(nil, &err)
 	}
 	return n, err
+}
+
+func (b *trackedBody) failed() error {
+	if p := b.err.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 func (b *trackedBody) Close() error { return b.rc.Close() }

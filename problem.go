@@ -2,6 +2,7 @@ package typhon
 
 import (
 	"encoding/json"
+	"math"
 	"mime"
 	"net/http"
 	"slices"
@@ -125,12 +126,43 @@ func appendJSONString(b []byte, s string) []byte {
 // problem is the decoded shape of an error body, typhon's or another
 // server's RFC 9457 or plain JSON one.
 type problem struct {
-	Type   string            `json:"type"`
-	Title  string            `json:"title"`
-	Status int               `json:"status"`
-	Detail string            `json:"detail"`
-	Code   string            `json:"code"`
-	Params map[string]string `json:"params"`
+	Title  string
+	Detail string
+	Code   string
+	Params map[string]string
+}
+
+// parseProblem reads the members of an error body it understands, member by
+// member, so that one of an unexpected type (a numeric param, a string
+// status) does not hide the others. ok is false when body is not a JSON
+// object.
+func parseProblem(body []byte) (p problem, ok bool) {
+	var members map[string]json.RawMessage
+	if json.Unmarshal(body, &members) != nil || members == nil {
+		return p, false
+	}
+	str := func(name string) string {
+		var s string
+		if raw, found := members[name]; found && json.Unmarshal(raw, &s) == nil {
+			return s
+		}
+		return ""
+	}
+	p.Title, p.Detail, p.Code = str("title"), str("detail"), str("code")
+	if raw, found := members["params"]; found {
+		var params map[string]json.RawMessage
+		if json.Unmarshal(raw, &params) == nil && len(params) > 0 {
+			p.Params = make(map[string]string, len(params))
+			for k, v := range params {
+				var s string
+				if json.Unmarshal(v, &s) != nil {
+					s = string(v) // a number or the like: keep its JSON text
+				}
+				p.Params[k] = s
+			}
+		}
+	}
+	return p, true
 }
 
 // errorFromBody turns an error response (status >= 400) into the *Error
@@ -140,7 +172,10 @@ type problem struct {
 func errorFromBody(status int, header http.Header, body []byte) *Error {
 	e := &Error{remote: true}
 	var p problem
-	parsed := len(body) > 0 && isJSONMediaType(header.Get("Content-Type"), true) && json.Unmarshal(body, &p) == nil
+	parsed := false
+	if len(body) > 0 && isJSONMediaType(header.Get("Content-Type"), true) {
+		p, parsed = parseProblem(body)
+	}
 	if parsed && p.Code != "" {
 		e.Code, e.Message, e.Params = p.Code, p.Detail, p.Params
 	} else {
@@ -179,7 +214,12 @@ func truncateUTF8(b []byte, n int) string {
 			b = b[:len(b)-1]
 		}
 	}
-	return strings.TrimSpace(strings.ToValidUTF8(string(b), "\uFFFD"))
+	s := strings.TrimSpace(strings.ToValidUTF8(string(b), "\uFFFD"))
+	for len(s) > n { // replacement characters made it longer
+		_, size := utf8.DecodeLastRuneInString(s)
+		s = s[:len(s)-size]
+	}
+	return s
 }
 
 // parseRetryAfter parses a Retry-After value: delay-seconds or an HTTP-date
@@ -197,6 +237,9 @@ func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 		if err != nil {
 			return 0, false
 		}
+		if n > math.MaxInt64/uint64(time.Second) { // ten digits may overflow a Duration
+			return time.Duration(math.MaxInt64), true
+		}
 		return time.Duration(n) * time.Second, true
 	}
 	t, err := http.ParseTime(v)
@@ -213,8 +256,9 @@ func formatRetryAfter(d time.Duration) string {
 }
 
 // isJSONMediaType reports whether a Content-Type names JSON:
-// application/json or any type with a +json suffix. An empty or
-// unparsable Content-Type counts as JSON only when emptyIsJSON is set.
+// application/json or any application/ type with a +json suffix. An empty
+// Content-Type counts as JSON only when emptyIsJSON is set; an unparsable one
+// never does.
 func isJSONMediaType(ct string, emptyIsJSON bool) bool {
 	if ct == "" {
 		return emptyIsJSON

@@ -228,7 +228,7 @@ func (r *Router) register(methods []int, pattern string, svc Service, mount bool
 		rt.svcs[mi], rt.explicit[mi] = svc, true
 		c.keys[routeMethods[mi]+" "+shape] = full
 		c.methods |= 1 << mi
-		if mi == 0 && !rt.explicit[headIndex] { // GET answers HEAD
+		if mi == 0 && !c.explicitHEAD(rt, shape) { // GET answers HEAD
 			if rt.svcs[headIndex] == nil {
 				if err := chiHandle(c.mux, http.MethodHead, full); err != nil {
 					panic(fmt.Sprintf("typhon: invalid pattern %q: %v", full, err))
@@ -239,6 +239,16 @@ func (r *Router) register(methods []int, pattern string, svc Service, mount bool
 			c.methods |= 1 << headIndex
 		}
 	}
+}
+
+// explicitHEAD reports whether a HEAD route was registered for rt or for
+// another pattern of the same shape, which a GET route must not replace.
+func (c *routerCore) explicitHEAD(rt *route, shape string) bool {
+	if rt.explicit[headIndex] {
+		return true
+	}
+	prev, ok := c.keys[http.MethodHead+" "+shape]
+	return ok && c.routes[prev].explicit[headIndex]
 }
 
 // chiHandle registers pattern with chi, turning chi's panic into an error.
@@ -256,9 +266,9 @@ func chiHandle(mux *chi.Mux, method, pattern string) (err error) {
 	return nil
 }
 
-// patternShape returns pattern with the names of its parameters erased:
-// "/users/{id:[0-9]+}" becomes "/users/{:[0-9]+}". Two patterns of one shape
-// match the same paths.
+// patternShape returns pattern with the names of its parameters erased and
+// its regexps anchored as chi anchors them: "/users/{id:[0-9]+}" becomes
+// "/users/{:^[0-9]+$}". Two patterns of one shape match the same paths.
 func patternShape(pattern string) (string, error) {
 	var b strings.Builder
 	for i := 0; i < len(pattern); i++ {
@@ -285,7 +295,16 @@ func patternShape(pattern string) (string, error) {
 		param := pattern[i+1 : j-1]
 		b.WriteByte('{')
 		if k := strings.IndexByte(param, ':'); k >= 0 {
-			b.WriteString(param[k:])
+			b.WriteByte(':')
+			if rex := param[k+1:]; rex != "" {
+				if rex[0] != '^' {
+					b.WriteByte('^')
+				}
+				b.WriteString(rex)
+				if rex[len(rex)-1] != '$' {
+					b.WriteByte('$')
+				}
+			}
 		} else if param == "" {
 			return "", fmt.Errorf("empty parameter name at offset %d", i)
 		}
@@ -304,7 +323,11 @@ var (
 // Serve, the Router takes no more routes.
 func (r *Router) Serve() Service {
 	c := r.getCore()
+	// Under the lock, so that every Register that started before Serve
+	// has finished before the first request is routed.
+	c.mu.Lock()
 	c.served.Store(true)
+	c.mu.Unlock()
 	return c.serve
 }
 
@@ -313,8 +336,8 @@ func (c *routerCore) serve(req Request) Response {
 		return normalize(Response{Error: req.err()}, req)
 	}
 	x := req.exchange()
-	path, prefix := routingPath(req.Request), ""
-	if x.mounted {
+	path, prefix, mounted := routingPath(req.Request), "", x.mounted
+	if mounted {
 		path, prefix = x.mountPath, x.mountPattern
 		x.mounted = false
 	}
@@ -331,6 +354,11 @@ func (c *routerCore) serve(req Request) Response {
 		return rsp
 	}
 	rt := c.routes[pattern]
+	if mounted {
+		// The mount point's wildcard was for this Router, not its routes;
+		// clear it as chi does.
+		req.SetPathValue("*", "")
+	}
 	params := &rctx.URLParams
 	var rest string
 	for i, k := range params.Keys {
@@ -379,17 +407,15 @@ func (c *routerCore) miss(rctx *chi.Context, req Request, path string) Response 
 	return rsp
 }
 
-// routingPath is the escaped path chi matches on.
+// routingPath is the escaped path chi matches on, as http.ServeMux takes
+// it: URL.EscapedPath, which ignores a RawPath that is not an encoding of
+// Path (Path then decoded once, so "%2541" gives "%41", never "A").
 func routingPath(r *http.Request) string {
 	if r.URL == nil {
 		return "/"
 	}
-	p := r.URL.RawPath
-	if p == "" {
-		p = r.URL.Path
+	if p := r.URL.EscapedPath(); p != "" {
+		return p
 	}
-	if p == "" {
-		return "/"
-	}
-	return p
+	return "/"
 }

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -53,7 +54,7 @@ type Server struct {
 	doneOnce sync.Once
 	stopped  chan struct{} // closed when Serve has returned
 	serveErr error
-	stopOnce sync.Once
+	stopping atomic.Bool
 	stopDone chan struct{}
 	stopErr  error
 }
@@ -155,9 +156,10 @@ func (s *Server) Done() <-chan struct{} { return s.done }
 // HTTP/2 connections a GOAWAY, closes idle connections, and waits for the
 // requests in flight to finish. When ctx ends first, it closes every
 // connection and returns ctx's error; after a clean drain it returns nil.
-// Calls after the first wait for it and return the same result.
+// A call made while another drains waits for it and returns its result, or
+// forces the close when its own ctx ends first.
 func (s *Server) Stop(ctx context.Context) error {
-	s.stopOnce.Do(func() {
+	if s.stopping.CompareAndSwap(false, true) {
 		s.doneOnce.Do(func() { close(s.done) })
 		err := s.srv.Shutdown(ctx)
 		if err != nil {
@@ -166,11 +168,14 @@ func (s *Server) Stop(ctx context.Context) error {
 		<-s.stopped
 		s.stopErr = err
 		close(s.stopDone)
-	})
+		return err
+	}
 	select {
 	case <-s.stopDone:
 		return s.stopErr
 	case <-ctx.Done():
+		// Another Stop is draining; this caller's patience ran out first.
+		s.srv.Close()
 		return ctx.Err()
 	}
 }
