@@ -265,16 +265,21 @@ func transportError(ctx context.Context, hr *http.Request, err error) *Error {
 	host := hr.URL.Host
 	var dnsErr *net.DNSError
 	var opErr *net.OpError
+	unsent := func(msg string) *Error {
+		e := WrapError(err, CodeUnavailable, msg)
+		e.unsent = true
+		return e
+	}
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return WrapError(err, CodeUnavailable, "connection refused by "+host)
+		return unsent("connection refused by " + host)
 	case errors.As(err, &dnsErr):
-		return WrapError(err, CodeUnavailable, "cannot resolve "+host)
+		return unsent("cannot resolve " + host)
 	case errors.As(err, &opErr) && opErr.Op == "dial":
 		if opErr.Timeout() {
-			return WrapError(err, CodeUnavailable, "timed out connecting to "+host)
+			return unsent("timed out connecting to " + host)
 		}
-		return WrapError(err, CodeUnavailable, "cannot connect to "+host)
+		return unsent("cannot connect to " + host)
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {

@@ -81,6 +81,7 @@ type Error struct {
 	cause      error
 	retryAfter time.Duration
 	remote     bool // decoded from a response: its Retry-After is not re-emitted
+	unsent     bool // the request provably never reached the server's Service
 }
 
 // NewError returns an *Error with the given code and message.
@@ -258,4 +259,20 @@ func asError(err error, expose bool) *Error {
 		msg = err.Error()
 	}
 	return &Error{Code: code, Message: msg, cause: err}
+}
+
+// NotProcessed reports whether err proves that the request it answers was
+// not processed, so that sending it again cannot do anything twice: the
+// connection was refused or could not be made, or the server shed the request
+// unread (unavailable with a Retry-After). Retry filters use it to retry
+// requests that are not idempotent.
+func NotProcessed(err error) bool {
+	var e *Error
+	if !errors.As(err, &e) || e == nil {
+		return false
+	}
+	if e.unsent {
+		return true
+	}
+	return e.remote && e.retryAfter > 0 && IsCode(e, CodeUnavailable)
 }

@@ -123,6 +123,9 @@ func (r Request) Clone(ctx context.Context) Request {
 	x := &exchange{}
 	if r.x != nil {
 		x.err, x.inbound = r.x.err, r.x.inbound
+		// A clone made between a Router's mount and the Router mounted
+		// there (by a retry, say) is still routed below the mount point.
+		x.mounted, x.mountPath, x.mountPattern = r.x.mounted, r.x.mountPath, r.x.mountPattern
 	}
 	return Request{Request: c, x: x}
 }

@@ -341,12 +341,16 @@ func (c *routerCore) serve(req Request) Response {
 		path, prefix = x.mountPath, x.mountPattern
 		x.mounted = false
 	}
-	mi := methodIndex(req.Method)
+	method := req.Method
+	if method == "" {
+		method = http.MethodGet // as net/http reads an empty method
+	}
+	mi := methodIndex(method)
 	rctx := c.rctxPool.Get().(*chi.Context)
 	rctx.Reset()
 	var pattern string
 	if mi >= 0 {
-		pattern = c.mux.Find(rctx, req.Method, path)
+		pattern = c.mux.Find(rctx, method, path)
 	}
 	if pattern == "" {
 		rsp := c.miss(rctx, req, path)

@@ -951,7 +951,7 @@ func TestRouterUnusualRequests(t *testing.T) {
 		{"miss from httptest", func() *http.Request { return httptest.NewRequest("GET", "/nope", nil) }, 404, ""},
 		{"405 from httptest", func() *http.Request { return httptest.NewRequest("POST", "/health", nil) }, 405, ""},
 		// An empty Method is not a method the Router routes: 405 on a path.
-		{"bare", func() *http.Request { return &http.Request{} }, 405, ""},
+		{"bare", func() *http.Request { return &http.Request{} }, 200, "/"}, // an empty method is GET, as in net/http
 		{"bare GET", func() *http.Request { return &http.Request{Method: "GET"} }, 200, "/"},
 		{"empty URL", func() *http.Request { return &http.Request{Method: "GET", URL: &url.URL{}} }, 200, "/"},
 		{"opaque URL", func() *http.Request { return &http.Request{Method: "GET", URL: &url.URL{Opaque: "x"}} }, 200, "/"},
