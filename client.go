@@ -105,7 +105,8 @@ func WithTransport(rt http.RoundTripper) ClientOption {
 }
 
 // WithoutPropagation stops the client from sending the caller's deadline
-// ([TimeoutHeader]) downstream: for calls to third parties.
+// ([TimeoutHeader]) and request ID ([RequestIDHeader]) downstream: for calls
+// to third parties.
 func WithoutPropagation() ClientOption {
 	return clientOptionFunc(func(c *clientConfig) { c.noPropagate = true })
 }
@@ -191,9 +192,17 @@ func (c *client) do(req Request) Response {
 		return normalize(Response{Error: NewError(CodeInternalService,
 			"typhon: cannot send a request without an http:// or https:// URL and a host: "+urlString(hr))}, req)
 	}
+	if hr.Header == nil {
+		hr.Header = make(http.Header)
+	}
 	if c.propagate {
 		if err := setTimeoutHeader(hr, ctx); err != nil {
 			return normalize(Response{Error: err}, req)
+		}
+		if id := RequestID(ctx); id != "" {
+			if _, ok := hr.Header[RequestIDHeader]; !ok {
+				hr.Header[RequestIDHeader] = []string{id}
+			}
 		}
 	} else {
 		delete(hr.Header, TimeoutHeader)
@@ -250,9 +259,6 @@ func setTimeoutHeader(hr *http.Request, ctx context.Context) error {
 		return WrapError(context.DeadlineExceeded, CodeTimeout, "deadline exceeded")
 	}
 	ms := (remaining + time.Millisecond - 1) / time.Millisecond
-	if hr.Header == nil {
-		hr.Header = make(http.Header)
-	}
 	hr.Header[TimeoutHeader] = []string{strconv.FormatInt(int64(ms), 10)}
 	return nil
 }

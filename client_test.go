@@ -830,3 +830,36 @@ func TestClientSharedTransport(t *testing.T) {
 		assert.LessOrEqual(t, conns.Load(), int32(2), "clients share one pool")
 	}, modeH1, modeH2C) // the shared transports do not trust the test certificate
 }
+
+// TestClientPropagatesRequestID: the request ID in the caller's context
+// travels as X-Request-Id, unless the request sets its own or the client
+// propagates nothing.
+func TestClientPropagatesRequestID(t *testing.T) {
+	run(t, func(t *testing.T, e *env) {
+		base := e.serve(func(req typhon.Request) typhon.Response {
+			return req.Response(req.Header.Get(typhon.RequestIDHeader))
+		})
+		ctx := typhon.WithRequestID(t.Context(), "req-1")
+		cases := []struct {
+			name   string
+			client typhon.Service
+			own    string
+			want   string
+		}{
+			{"from context", e.client, "", "req-1"},
+			{"own header wins", e.client, "mine", "mine"},
+			{"without propagation", typhon.NewClient(typhon.WithTransport(e.tr), typhon.WithoutPropagation()), "", ""},
+		}
+		for _, c := range cases {
+			req := typhon.NewRequest(ctx, "GET", base+"/", nil)
+			if c.own != "" {
+				req.Header.Set(typhon.RequestIDHeader, c.own)
+			}
+			var got string
+			require.NoError(t, c.client(req).Decode(&got), c.name)
+			assert.Equal(t, c.want, got, c.name)
+		}
+		assert.Equal(t, "req-1", typhon.RequestID(ctx))
+		assert.Equal(t, "", typhon.RequestID(t.Context()))
+	})
+}

@@ -746,3 +746,17 @@ func TestWithMaxBodyBytes(t *testing.T) {
 		require.NoError(t, rsp.Body.Close())
 	})
 }
+
+// TestInbound: a request a server received is inbound; one made to send is not.
+func TestInbound(t *testing.T) {
+	run(t, func(t *testing.T, e *env) {
+		base := e.serve(func(req typhon.Request) typhon.Response {
+			out := typhon.NewRequest(req.Context(), "GET", "http://elsewhere/", nil)
+			return req.Response([]bool{typhon.Inbound(req), typhon.Inbound(out), typhon.Inbound(req.WithContext(t.Context()))})
+		})
+		var got []bool
+		require.NoError(t, typhon.NewRequest(t.Context(), "GET", base+"/", nil).SendVia(e.client).Response().Decode(&got))
+		assert.Equal(t, []bool{true, false, true}, got)
+	})
+	assert.False(t, typhon.Inbound(typhon.Request{}))
+}
