@@ -308,7 +308,7 @@ func readErrorBody(ctx context.Context, hr *http.Request, rsp *http.Response) er
 	switch {
 	case err != nil:
 		body.Close()
-		rsp.Body = io.NopCloser(bytes.NewReader(read))
+		rsp.Body = newBytesBody(read)
 		if ctx.Err() != nil {
 			return contextError(ctx, err)
 		}
@@ -319,7 +319,7 @@ func readErrorBody(ctx context.Context, hr *http.Request, rsp *http.Response) er
 		read = read[:maxErrorBody]
 	default:
 		body.Close()
-		rsp.Body = io.NopCloser(bytes.NewReader(read))
+		rsp.Body = newBytesBody(read)
 	}
 	return errorFromBody(rsp.StatusCode, rsp.Header, read)
 }

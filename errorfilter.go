@@ -1,10 +1,6 @@
 package typhon
 
-import (
-	"bytes"
-	"io"
-	"strconv"
-)
+import "strconv"
 
 // ErrorFilter makes the Response of a Service called in process look as it
 // would after a trip over the wire, so that a unit test sees what a remote
@@ -36,7 +32,7 @@ func ErrorFilter(req Request, svc Service) Response {
 	body := appendProblem(nil, e, status)
 	rsp.StatusCode = status
 	rsp.Status = strconv.Itoa(status) + " " + statusTitle(status)
-	rsp.Body = io.NopCloser(bytes.NewReader(body))
+	rsp.Body = newBytesBody(body)
 	rsp.ContentLength = int64(len(body))
 	rsp.Error = wire
 	return rsp

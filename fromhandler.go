@@ -170,7 +170,7 @@ func (w *handlerWriter) commit(stream bool) {
 	} else {
 		rsp.Header = w.header
 		if len(buffered) > 0 {
-			rsp.Body = io.NopCloser(bytes.NewReader(buffered))
+			rsp.Body = newBytesBody(buffered)
 			rsp.ContentLength = int64(len(buffered))
 		} else {
 			rsp.Body = http.NoBody

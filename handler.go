@@ -216,6 +216,11 @@ func (b *trackedBody) failed() error {
 
 func (b *trackedBody) Close() error { return b.rc.Close() }
 
+// autoContentLength is the size up to which net/http sets the
+// Content-Length of a body written whole before the handler returns (its
+// HTTP/1.1 chunking threshold; HTTP/2 does so at any size).
+const autoContentLength = 2048
+
 var copyBufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
 func (h *handler) write(w http.ResponseWriter, r *http.Request, rsp Response) {
@@ -248,6 +253,16 @@ func (h *handler) write(w http.ResponseWriter, r *http.Request, rsp Response) {
 		return
 	}
 	defer body.Close()
+	if bb, ok := body.(*bytesBody); ok && int64(bb.Len()) == rsp.ContentLength {
+		// In memory: one write. net/http sets the Content-Length of a
+		// small body written before the handler returns by itself.
+		if rsp.ContentLength > autoContentLength {
+			dst["Content-Length"] = []string{strconv.FormatInt(rsp.ContentLength, 10)}
+		}
+		w.WriteHeader(status)
+		_, _ = w.Write(bb.b[bb.off:]) // an error means the client has gone
+		return
+	}
 	if rsp.ContentLength > 0 {
 		dst["Content-Length"] = []string{strconv.FormatInt(rsp.ContentLength, 10)}
 		w.WriteHeader(status)
