@@ -1,0 +1,126 @@
+package typhontest
+
+import (
+	"net/http"
+	"strconv"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/typhon-go/typhon"
+)
+
+// Protocol is a way for a client and a server to talk. The zero Protocol is
+// HTTP1.
+type Protocol int
+
+const (
+	// HTTP1 is HTTP/1.1 in cleartext.
+	HTTP1 Protocol = iota
+	// H2C is HTTP/2 in cleartext with prior knowledge, as typhon servers
+	// accept and typhon.WithH2C clients speak.
+	H2C
+	// H2 is HTTP/2 over TLS, negotiated by ALPN, with a self-signed
+	// certificate made in memory that the server's client trusts.
+	H2
+)
+
+// allProtocols lists every Protocol, in the order Run runs them.
+var allProtocols = [...]Protocol{HTTP1, H2C, H2}
+
+// String returns "http1", "h2c" or "h2": the name of the subtest [Run]
+// runs for p.
+func (p Protocol) String() string {
+	switch p {
+	case HTTP1:
+		return "http1"
+	case H2C:
+		return "h2c"
+	case H2:
+		return "h2"
+	}
+	return "Protocol(" + strconv.Itoa(int(p)) + ")"
+}
+
+// Proto returns the Proto of a response received over p: "HTTP/1.1" or
+// "HTTP/2.0".
+func (p Protocol) Proto() string {
+	if p == HTTP1 {
+		return "HTTP/1.1"
+	}
+	return "HTTP/2.0"
+}
+
+func (p Protocol) valid() bool { return p >= HTTP1 && p <= H2 }
+
+func (p Protocol) scheme() string {
+	if p == H2 {
+		return "https"
+	}
+	return "http"
+}
+
+// transport returns a new client transport that speaks p, and only p, with
+// typhon's defaults (typhon.NewTransport).
+func (p Protocol) transport() *http.Transport {
+	tr := typhon.NewTransport()
+	var protos http.Protocols
+	switch p {
+	case HTTP1:
+		protos.SetHTTP1(true)
+	case H2C:
+		protos.SetUnencryptedHTTP2(true)
+	case H2:
+		protos.SetHTTP2(true)
+		tr.TLSClientConfig = clientTLSConfig()
+	}
+	tr.Protocols = &protos
+	return tr
+}
+
+// Run runs f as a subtest for each of protocols, or for every Protocol
+// (HTTP1, H2C, H2) when none is given, as net/http's tests run each test in
+// each mode. f serves what it tests with p.NewServer (in memory) or
+// p.Listen (on a loopback port) and calls it with the returned Server's
+// Client, which speaks p.
+//
+// Each subtest ends with a goroutine leak check (go.uber.org/goleak) that
+// fails it if any goroutine started during the subtest is still running
+// once its cleanups (which stop its servers) have run. Because the check
+// cannot tell whose goroutines it sees, the subtests run one after the other,
+// f must not call t.Parallel, and the test calling Run should not run in
+// parallel with other tests that start goroutines: call Run from a test that
+// does not call t.Parallel.
+func Run(t *testing.T, f func(t *testing.T, p Protocol), protocols ...Protocol) {
+	t.Helper()
+	if len(protocols) == 0 {
+		protocols = allProtocols[:]
+	}
+	for _, p := range protocols {
+		t.Run(p.String(), func(t *testing.T) {
+			// Registered first, so it runs last: after the cleanups that
+			// stop the subtest's servers and close its clients.
+			opt := goleak.IgnoreCurrent()
+			t.Cleanup(func() { verifyNoLeaks(t, opt) })
+			f(t, p)
+		})
+	}
+}
+
+// leakPatience is how long verifyNoLeaks gives goroutines to end: connection
+// goroutines end shortly after their server stops, but on a loaded machine
+// more slowly than goleak's own retries (about 0.4 s) allow.
+const leakPatience = 5 * time.Second
+
+// verifyNoLeaks fails t if goroutines other than those opt ignores are still
+// running after leakPatience.
+func verifyNoLeaks(t *testing.T, opt goleak.Option) {
+	deadline := time.Now().Add(leakPatience)
+	for time.Now().Before(deadline) {
+		if goleak.Find(opt) == nil { // retries for a while itself
+			return
+		}
+	}
+	goleak.VerifyNone(t, opt)
+}
