@@ -29,6 +29,7 @@ type ServerOption interface{ applyServer(*serverConfig) }
 type serverConfig struct {
 	handler  handlerConfig
 	httpOpts []func(*http.Server)
+	lameDuck time.Duration
 }
 
 type serverOptionFunc func(*serverConfig)
@@ -44,6 +45,14 @@ func WithHTTPServer(f func(*http.Server)) ServerOption {
 	return serverOptionFunc(func(c *serverConfig) { c.httpOpts = append(c.httpOpts, f) })
 }
 
+// WithLameDuck makes Stop wait d after it closes [Server.Done] before it
+// closes the listener, still serving: time for load balancers that poll a
+// readiness check to see the server go unready and stop sending it traffic.
+// A Stop whose context ends sooner waits no longer than that.
+func WithLameDuck(d time.Duration) ServerOption {
+	return serverOptionFunc(func(c *serverConfig) { c.lameDuck = d })
+}
+
 // Server serves a Service over HTTP/1.1 and h2c (HTTP/2 with prior
 // knowledge) on one port, or over TLS with HTTP/2 and HTTP/1.1 when a
 // TLSConfig is set. Its methods are safe for concurrent use.
@@ -55,6 +64,7 @@ type Server struct {
 	stopped  chan struct{} // closed when Serve has returned
 	serveErr error
 	stopping atomic.Bool
+	lameDuck time.Duration
 	stopDone chan struct{}
 	stopErr  error
 }
@@ -126,6 +136,7 @@ func Serve(svc Service, l net.Listener, opts ...ServerOption) (*Server, error) {
 		done:     make(chan struct{}),
 		stopped:  make(chan struct{}),
 		stopDone: make(chan struct{}),
+		lameDuck: cfg.lameDuck,
 	}
 	go s.serve()
 	return s, nil
@@ -161,6 +172,15 @@ func (s *Server) Done() <-chan struct{} { return s.done }
 func (s *Server) Stop(ctx context.Context) error {
 	if s.stopping.CompareAndSwap(false, true) {
 		s.doneOnce.Do(func() { close(s.done) })
+		if s.lameDuck > 0 {
+			t := time.NewTimer(s.lameDuck)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+			case <-s.stopped:
+			}
+			t.Stop()
+		}
 		err := s.srv.Shutdown(ctx)
 		if err != nil {
 			s.srv.Close()

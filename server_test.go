@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -550,3 +551,52 @@ func readFrame(t *testing.T, r io.Reader) (typ, flags byte, payload []byte) {
 	require.NoError(t, err)
 	return h[3], h[4], payload
 }
+
+// TestLameDuck: with WithLameDuck, Done closes at once and the server keeps
+// serving for the lame-duck period before it closes its listener.
+func TestLameDuck(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv, err := typhon.Serve(func(req typhon.Request) typhon.Response { return req.Response("ok") },
+			newLameDuckListener(t), typhon.WithLameDuck(5*time.Second))
+		require.NoError(t, err)
+		stopped := make(chan error, 1)
+		start := time.Now()
+		go func() { stopped <- srv.Stop(context.Background()) }()
+		synctest.Wait()
+		select {
+		case <-srv.Done():
+		default:
+			t.Fatal("Done not closed when Stop began")
+		}
+		select {
+		case <-stopped:
+			t.Fatal("Stop returned during the lame-duck period")
+		default:
+		}
+		require.NoError(t, <-stopped)
+		assert.Equal(t, 5*time.Second, time.Since(start))
+	})
+}
+
+// newLameDuckListener is a listener that accepts nothing until closed, for
+// use inside a synctest bubble (no real sockets).
+func newLameDuckListener(t *testing.T) net.Listener {
+	return &idleListener{closed: make(chan struct{})}
+}
+
+type idleListener struct {
+	once   sync.Once
+	closed chan struct{}
+}
+
+func (l *idleListener) Accept() (net.Conn, error) {
+	<-l.closed
+	return nil, net.ErrClosed
+}
+
+func (l *idleListener) Close() error {
+	l.once.Do(func() { close(l.closed) })
+	return nil
+}
+
+func (l *idleListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)} }
