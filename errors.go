@@ -261,11 +261,20 @@ func asError(err error, expose bool) *Error {
 	return &Error{Code: code, Message: msg, cause: err}
 }
 
+// NotProcessedError returns an *Error for a request that was rejected
+// before it was sent (an open circuit breaker, a local throttle):
+// [NotProcessed] holds for it, so a retry filter knows that sending the
+// request again cannot do anything twice.
+func NotProcessedError(code, message string) *Error {
+	return &Error{Code: code, Message: message, unsent: true}
+}
+
 // NotProcessed reports whether err proves that the request it answers was
 // not processed, so that sending it again cannot do anything twice: the
 // connection was refused or could not be made, or the server shed the request
-// unread (unavailable with a Retry-After). Retry filters use it to retry
-// requests that are not idempotent.
+// unread (unavailable with a Retry-After), or it was rejected locally with a
+// [NotProcessedError]. Retry filters use it to retry requests that are not
+// idempotent.
 func NotProcessed(err error) bool {
 	var e *Error
 	if !errors.As(err, &e) || e == nil {

@@ -335,3 +335,13 @@ func TestErrorHasNoIs(t *testing.T) {
 	assert.ErrorIs(t, a, a)
 	assert.True(t, typhon.IsCode(a, typhon.ErrorCode(b)))
 }
+
+func TestNotProcessedError(t *testing.T) {
+	t.Parallel()
+	err := typhon.NotProcessedError(typhon.CodeUnavailable, "circuit open").WithRetryAfter(time.Second)
+	assert.True(t, typhon.NotProcessed(err))
+	assert.True(t, typhon.NotProcessed(fmt.Errorf("wrapped: %w", err)))
+	assert.True(t, typhon.IsCode(err, typhon.CodeUnavailable))
+	assert.False(t, typhon.NotProcessed(typhon.NewError(typhon.CodeUnavailable, "busy")))
+	assert.False(t, typhon.NotProcessed(nil))
+}
