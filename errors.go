@@ -261,12 +261,12 @@ func asError(err error, expose bool) *Error {
 	return &Error{Code: code, Message: msg, cause: err}
 }
 
-// NotProcessedError returns an *Error for a request that was rejected
-// before it was sent (an open circuit breaker, a local throttle):
-// [NotProcessed] holds for it, so a retry filter knows that sending the
-// request again cannot do anything twice.
-func NotProcessedError(code, message string) *Error {
-	return &Error{Code: code, Message: message, unsent: true}
+// NotProcessedError returns an *Error, as [WrapError] does (cause may be
+// nil), for a request that was rejected before it was sent (an open circuit
+// breaker, a local throttle): [NotProcessed] holds for it, so a retry filter
+// knows that sending the request again cannot do anything twice.
+func NotProcessedError(cause error, code, message string) *Error {
+	return &Error{Code: code, Message: message, cause: cause, unsent: true}
 }
 
 // NotProcessed reports whether err proves that the request it answers was

@@ -338,10 +338,11 @@ func TestErrorHasNoIs(t *testing.T) {
 
 func TestNotProcessedError(t *testing.T) {
 	t.Parallel()
-	err := typhon.NotProcessedError(typhon.CodeUnavailable, "circuit open").WithRetryAfter(time.Second)
+	err := typhon.NotProcessedError(context.Canceled, typhon.CodeUnavailable, "circuit open").WithRetryAfter(time.Second)
 	assert.True(t, typhon.NotProcessed(err))
 	assert.True(t, typhon.NotProcessed(fmt.Errorf("wrapped: %w", err)))
 	assert.True(t, typhon.IsCode(err, typhon.CodeUnavailable))
+	assert.ErrorIs(t, err, context.Canceled)
 	assert.False(t, typhon.NotProcessed(typhon.NewError(typhon.CodeUnavailable, "busy")))
 	assert.False(t, typhon.NotProcessed(nil))
 }
