@@ -105,8 +105,9 @@ func WithTransport(rt http.RoundTripper) ClientOption {
 }
 
 // WithoutPropagation stops the client from sending the caller's deadline
-// ([TimeoutHeader]) and request ID ([RequestIDHeader]) downstream: for calls
-// to third parties.
+// ([TimeoutHeader]), request ID ([RequestIDHeader]) and trace context
+// (traceparent, tracestate, baggage, even when a tracing filter set them)
+// downstream: for calls to third parties.
 func WithoutPropagation() ClientOption {
 	return clientOptionFunc(func(c *clientConfig) { c.noPropagate = true })
 }
@@ -174,6 +175,10 @@ func clientFor(ctx context.Context) Service {
 	return DefaultClient
 }
 
+// unpropagated are the headers a client made WithoutPropagation never sends:
+// the deadline, and the trace context a tracing filter may have put there.
+var unpropagated = [...]string{TimeoutHeader, "Traceparent", "Tracestate", "Baggage"}
+
 type client struct {
 	rt        http.RoundTripper
 	propagate bool
@@ -205,7 +210,9 @@ func (c *client) do(req Request) Response {
 			}
 		}
 	} else {
-		delete(hr.Header, TimeoutHeader)
+		for _, k := range unpropagated {
+			delete(hr.Header, k)
+		}
 	}
 	hr.RequestURI = "" // set on a request a server received: not for sending
 	rsp, err := c.rt.RoundTrip(hr)

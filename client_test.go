@@ -863,3 +863,21 @@ func TestClientPropagatesRequestID(t *testing.T) {
 		assert.Equal(t, "", typhon.RequestID(t.Context()))
 	})
 }
+
+// TestWithoutPropagationDropsTraceContext: a client for third parties sends
+// no trace context, even one a tracing filter put on the request.
+func TestWithoutPropagationDropsTraceContext(t *testing.T) {
+	run(t, func(t *testing.T, e *env) {
+		base := e.serve(func(req typhon.Request) typhon.Response {
+			return req.Response([]string{req.Header.Get("Traceparent"), req.Header.Get("Tracestate"), req.Header.Get("Baggage")})
+		})
+		client := typhon.NewClient(typhon.WithTransport(e.tr), typhon.WithoutPropagation())
+		req := typhon.NewRequest(t.Context(), "GET", base+"/", nil)
+		req.Header.Set("Traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+		req.Header.Set("Tracestate", "a=b")
+		req.Header.Set("Baggage", "user=1")
+		var got []string
+		require.NoError(t, client(req).Decode(&got))
+		assert.Equal(t, []string{"", "", ""}, got)
+	})
+}

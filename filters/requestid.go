@@ -1,0 +1,126 @@
+package filters
+
+import (
+	"encoding/hex"
+	"math/rand/v2"
+	"net/http"
+
+	"github.com/typhon-go/typhon"
+)
+
+// MaxRequestIDLen is the longest request ID [RequestID] accepts.
+const MaxRequestIDLen = 128
+
+// RequestID is a Filter that gives every request an ID, carried in its
+// context (typhon.WithRequestID, read with typhon.RequestID) and in the
+// typhon.RequestIDHeader header, X-Request-Id.
+//
+// On a server (a typhon.Inbound request) it accepts the caller's
+// X-Request-Id when it is valid: 1 to [MaxRequestIDLen] characters out of
+// A-Z a-z 0-9 . _ : -. Otherwise (absent, too long, anything else in it,
+// several values) it replaces it with a new ID: 32 lower-case hex digits,
+// 128 random bits from math/rand/v2 (unpredictable enough to be unique, not
+// a secret: never use a request ID for authorisation). The request's header
+// is set to the ID, so the Service sees what is logged, and the Response
+// echoes it in X-Request-Id, error responses included.
+//
+// On a client (an outbound request) the header is left to the client,
+// which sends the context's ID downstream (unless
+// typhon.WithoutPropagation): RequestID only makes sure there is one. A
+// valid X-Request-Id set on the request wins and goes into the context; an
+// invalid one is removed; with neither a valid header nor an ID in the
+// context, a new ID goes into the context. A call that is the first of its
+// chain (a job, a CLI) thus has an ID in its client logs and downstream.
+//
+// Put RequestID outermost on a server, outside [Log] (whose lines carry
+// request_id) and Trace: a Filter inside it sees the ID with
+// typhon.RequestID(req.Context()), and a tracing filter can record it as a
+// span attribute from there. Calls made with the request's context carry
+// the ID to the next hop, so every service on a request's path logs the same
+// one.
+//
+// The Filter is safe for concurrent use. It allocates nothing for an
+// outbound request whose context already has a valid ID.
+var RequestID typhon.Filter = requestID
+
+func requestID(req typhon.Request, svc typhon.Service) typhon.Response {
+	if req.Request == nil {
+		return svc(req)
+	}
+	ctx := req.Context()
+	vs := req.Header[typhon.RequestIDHeader]
+	if !typhon.Inbound(req) {
+		switch {
+		case len(vs) == 1 && validRequestID(vs[0]):
+			if typhon.RequestID(ctx) != vs[0] {
+				req = req.WithContext(typhon.WithRequestID(ctx, vs[0]))
+			}
+			return svc(req)
+		case len(vs) > 0:
+			delete(req.Header, typhon.RequestIDHeader)
+		}
+		if validRequestID(typhon.RequestID(ctx)) {
+			return svc(req)
+		}
+		return svc(req.WithContext(typhon.WithRequestID(ctx, newRequestID())))
+	}
+	var id string
+	if len(vs) == 1 && validRequestID(vs[0]) {
+		id = vs[0]
+	} else {
+		id = newRequestID()
+		req.Header[typhon.RequestIDHeader] = []string{id}
+	}
+	rsp := svc(req.WithContext(typhon.WithRequestID(ctx, id)))
+	if rsp.Response != nil {
+		if rsp.Header == nil {
+			rsp.Header = make(http.Header)
+		}
+		rsp.Header[typhon.RequestIDHeader] = vsOrNew(vs, id)
+	}
+	return rsp
+}
+
+// vsOrNew returns vs when it holds just id (the request header's slice,
+// shared to save an allocation: header values are replaced, never changed
+// in place), else a new one-value slice.
+func vsOrNew(vs []string, id string) []string {
+	if len(vs) == 1 && vs[0] == id {
+		return vs
+	}
+	return []string{id}
+}
+
+// validRequestID reports whether id may be used as a request ID as it is:
+// 1 to MaxRequestIDLen characters out of A-Z a-z 0-9 . _ : -.
+func validRequestID(id string) bool {
+	if len(id) == 0 || len(id) > MaxRequestIDLen {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9',
+			c == '.', c == '_', c == ':', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// newRequestID returns 128 random bits as 32 hex digits. math/rand/v2's
+// top-level functions use a per-thread ChaCha8 source: no lock, no system
+// call.
+func newRequestID() string {
+	var b [16]byte
+	for i := 0; i < len(b); i += 8 {
+		u := rand.Uint64()
+		for j := range 8 {
+			b[i+j] = byte(u >> (8 * j))
+		}
+	}
+	var dst [32]byte
+	hex.Encode(dst[:], b[:])
+	return string(dst[:])
+}
