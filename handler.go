@@ -83,6 +83,12 @@ func WithLogger(l *slog.Logger) HandlerOption {
 //     ignored the error and answered 200.
 //   - a panic is logged with its stack and answered 500 internal_service on
 //     a connection that stays usable (see [WithoutRecovery]).
+//   - an HTTP/1.x request with a Transfer-Encoding (a chunked body) closes
+//     its connection after the response: net/http hides whether it also
+//     carried a Content-Length, a conflict that RFC 9112 §6.1 says must
+//     close the connection, since it is how requests are smuggled. Chunked
+//     uploads over HTTP/1.1 therefore do not keep their connection alive;
+//     bodies of known length and HTTP/2 are not affected.
 //
 // The Response body is always closed.
 func HTTPHandler(svc Service, opts ...HandlerOption) http.Handler {
@@ -113,6 +119,14 @@ type inboundExchange struct {
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.ProtoMajor == 1 && len(r.TransferEncoding) > 0 {
+		// RFC 9112 §6.1: a request with both Content-Length and
+		// Transfer-Encoding must close the connection after the response,
+		// or a request smuggled behind the body it framed differently is
+		// read next. net/http deletes the Content-Length before the handler
+		// runs, so every chunked HTTP/1.x request closes its connection.
+		w.Header()["Connection"] = []string{"close"}
+	}
 	if d, ok := h.budget(r); ok {
 		if d <= 0 {
 			h.writeError(w, r, normalize(Response{Error: errExpiredOnArrival}, Request{Request: r}))

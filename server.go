@@ -16,6 +16,7 @@ const (
 	DefaultIdleTimeout          = 2 * time.Minute
 	DefaultMaxHeaderBytes       = 1 << 20
 	DefaultMaxConcurrentStreams = 250
+	DefaultMaxReadFrameSize     = 16 << 10 // the HTTP/2 minimum; net/http's own default is 1 MiB
 )
 
 // ErrServerStopped is returned by [Server.Wait] when the listener failed
@@ -92,9 +93,10 @@ func Listen(svc Service, addr string, opts ...ServerOption) (*Server, error) {
 // Serve serves svc on l in the background with [HTTPHandler], until
 // [Server.Stop]. The http.Server has safe defaults: a ReadHeaderTimeout of
 // DefaultReadHeaderTimeout, an IdleTimeout of DefaultIdleTimeout,
-// MaxHeaderBytes of DefaultMaxHeaderBytes, and at most
+// MaxHeaderBytes of DefaultMaxHeaderBytes, at most
 // DefaultMaxConcurrentStreams HTTP/2 streams per connection (which keeps
-// net/http's defence against Rapid Reset). [WithHTTPServer] changes any of
+// net/http's defence against Rapid Reset), and HTTP/2 frames of at most
+// DefaultMaxReadFrameSize from the client. [WithHTTPServer] changes any of
 // them.
 func Serve(svc Service, l net.Listener, opts ...ServerOption) (*Server, error) {
 	if svc == nil {
@@ -116,6 +118,7 @@ func Serve(svc Service, l net.Listener, opts ...ServerOption) (*Server, error) {
 		Protocols:         &protocols,
 		HTTP2: &http.HTTP2Config{
 			MaxConcurrentStreams: DefaultMaxConcurrentStreams,
+			MaxReadFrameSize:     DefaultMaxReadFrameSize,
 		},
 	}
 	for _, f := range cfg.httpOpts {

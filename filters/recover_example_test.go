@@ -11,8 +11,8 @@ import (
 
 func ExampleRecover() {
 	buggy := typhon.Service(func(req typhon.Request) typhon.Response {
-		var m map[string]int
-		m["boom"]++ // panics
+		var items []string
+		_ = items[len(req.URL.Path)] // index out of range: panics
 		return req.Response(nil)
 	})
 	logger := slog.New(slog.DiscardHandler) // the panic and its stack are logged here

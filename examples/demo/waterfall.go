@@ -109,7 +109,7 @@ func spanStatus(s tracetest.SpanStub) string {
 func attr(kvs []attribute.KeyValue, key string) string {
 	for _, kv := range kvs {
 		if string(kv.Key) == key {
-			return kv.Value.Emit()
+			return kv.Value.String()
 		}
 	}
 	return ""
@@ -190,7 +190,7 @@ func printMetrics(w io.Writer, t *telemetry, hosts map[string]string) error {
 					} else {
 						addr, _ := dp.Attributes.Value("server.address")
 						port, _ := dp.Attributes.Value("server.port")
-						host := addr.Emit() + ":" + port.Emit()
+						host := addr.String() + ":" + port.String()
 						if n, ok := hosts[host]; ok {
 							host = n
 						}
