@@ -132,7 +132,9 @@ func WithoutPropagation() ClientOption {
 //
 // 1xx and 3xx answers come back with a nil Error. The caller closes the
 // Response body, reads it to EOF or decodes it; a body left alone is released
-// when the request's context ends.
+// when the request's context ends. An HTTP/1.x body of known length up to
+// 4 KiB is read before the call returns, so that its connection serves the
+// next call even if the caller drops the body.
 func NewClient(opts ...ClientOption) Service {
 	var cfg clientConfig
 	for _, o := range opts {
@@ -228,7 +230,48 @@ func (c *client) do(req Request) Response {
 	if rsp.StatusCode >= 400 {
 		return Response{Response: rsp, Error: ownTimeout(ctx, readErrorBody(ctx, hr, rsp))}
 	}
+	if rsp.ProtoMajor == 1 && rsp.ContentLength > 0 && rsp.ContentLength <= smallBody {
+		if err := bufferSmallBody(rsp); err != nil {
+			return normalize(Response{Error: transportError(ctx, hr, err)}, req)
+		}
+	}
 	return Response{Response: rsp}
+}
+
+// tinyBody is the size up to which a buffered body and its bytes take one
+// allocation.
+const tinyBody = 512
+
+type tinyBodyBuf struct {
+	bytesBody
+	arr [tinyBody]byte
+}
+
+// smallBody is the size up to which the client reads an HTTP/1.x response
+// body before returning it.
+const smallBody = 4 << 10
+
+// bufferSmallBody reads a small body of known length into memory and
+// releases the connection at once: an HTTP/1.x connection whose body is
+// never read or closed can never be reused, so a caller that drops a small
+// answer would otherwise cost a connection each time. The body stays
+// readable as before.
+func bufferSmallBody(rsp *http.Response) error {
+	var b *bytesBody
+	if rsp.ContentLength <= tinyBody {
+		t := new(tinyBodyBuf) // the body and its bytes in one allocation
+		t.b = t.arr[:rsp.ContentLength]
+		b = &t.bytesBody
+	} else {
+		b = &bytesBody{b: make([]byte, rsp.ContentLength)}
+	}
+	_, err := io.ReadFull(rsp.Body, b.b)
+	rsp.Body.Close()
+	if err != nil {
+		return err
+	}
+	rsp.Body = b
+	return nil
 }
 
 // ownTimeout tells a caller's own deadline from a downstream's: the server
