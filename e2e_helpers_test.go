@@ -1,170 +1,86 @@
 package typhon_test
 
 import (
-	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"math/big"
-	"net"
 	"net/http"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/typhon-go/typhon"
+	"github.com/typhon-go/typhon/testing/typhontest"
 )
 
-// mode is one way a client and a server talk.
-type mode string
+// allProtocols are the protocols run runs a test over unless told: HTTP/1.1,
+// h2c and TLS h2.
+var allProtocols = []typhontest.Protocol{typhontest.HTTP1, typhontest.H2C, typhontest.H2}
 
-const (
-	modeH1    mode = "h1"    // HTTP/1.1, cleartext
-	modeH2C   mode = "h2c"   // HTTP/2 with prior knowledge, cleartext
-	modeH2TLS mode = "h2tls" // HTTP/2 over TLS (ALPN)
-)
-
-var allModes = []mode{modeH1, modeH2C, modeH2TLS}
-
-// env is one end-to-end setting: a way to serve a Service and a client that
-// reaches it over the network in the env's mode.
+// env is one end-to-end setting: a way to serve a Service on a loopback port
+// in the env's protocol, and a client that reaches every server it serves.
 type env struct {
-	t      *testing.T
-	mode   mode
-	client typhon.Service
-	tr     *http.Transport
+	t        *testing.T
+	protocol typhontest.Protocol
+	client   typhon.Service
+	tr       *http.Transport // the client's, closed at the end of the test
 }
 
-// run runs f once per mode (HTTP/1.1, h2c, TLS h2) as parallel subtests,
-// each with its own client transport, closed at the end of the subtest.
-func run(t *testing.T, f func(t *testing.T, e *env), modes ...mode) {
+// run runs f once per protocol (every one unless told) as parallel subtests,
+// each with an env of its own. It is typhontest.Run's matrix, in parallel:
+// Run's leak check after each subtest needs the process to itself, so here
+// the package's goleak check in TestMain stands for it.
+func run(t *testing.T, f func(t *testing.T, e *env), protocols ...typhontest.Protocol) {
 	t.Helper()
-	if len(modes) == 0 {
-		modes = allModes
+	if len(protocols) == 0 {
+		protocols = allProtocols
 	}
-	for _, m := range modes {
-		t.Run(string(m), func(t *testing.T) {
+	for _, p := range protocols {
+		t.Run(p.String(), func(t *testing.T) {
 			t.Parallel()
-			f(t, newEnv(t, m))
+			f(t, newEnv(t, p))
 		})
 	}
 }
 
-func newEnv(t *testing.T, m mode) *env {
-	tr := typhon.NewTransport()
-	switch m {
-	case modeH2C:
-		var p http.Protocols
-		p.SetUnencryptedHTTP2(true)
-		tr.Protocols = &p
-	case modeH2TLS:
-		var p http.Protocols
-		p.SetHTTP2(true)
-		tr.Protocols = &p
-		tr.TLSClientConfig = &tls.Config{RootCAs: testCertPool()}
-	}
+func newEnv(t *testing.T, p typhontest.Protocol) *env {
+	tr := p.Transport()
 	t.Cleanup(tr.CloseIdleConnections)
-	return &env{t: t, mode: m, client: typhon.NewClient(typhon.WithTransport(tr)), tr: tr}
+	return &env{t: t, protocol: p, client: typhon.NewClient(typhon.WithTransport(tr)), tr: tr}
 }
 
-// serve serves svc in the env's mode on a loopback port until the end of
+// serve serves svc in the env's protocol on a loopback port until the end of
 // the test, and returns its base URL ("http://127.0.0.1:1234").
 func (e *env) serve(svc typhon.Service, opts ...typhon.ServerOption) string {
 	e.t.Helper()
-	srv := e.server(svc, opts...)
-	return e.baseURL(srv)
+	return e.listen(svc, opts...).URL
 }
 
 // server is serve, returning the Server; it is stopped at the end of the test.
 func (e *env) server(svc typhon.Service, opts ...typhon.ServerOption) *typhon.Server {
 	e.t.Helper()
-	if e.mode == modeH2TLS {
-		opts = append(opts, typhon.WithHTTPServer(func(s *http.Server) {
-			s.TLSConfig = &tls.Config{Certificates: []tls.Certificate{testCert()}}
-		}))
-	}
-	srv, err := typhon.Listen(svc, "", opts...)
-	require.NoError(e.t, err)
-	e.t.Cleanup(func() {
-		// Close the client's idle connections first: an HTTP/2 server
-		// otherwise waits a second after its GOAWAY for the client to go.
-		e.tr.CloseIdleConnections()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = srv.Stop(ctx)
-	})
-	return srv
+	return e.listen(svc, opts...).Server
 }
 
+func (e *env) listen(svc typhon.Service, opts ...typhon.ServerOption) *typhontest.Server {
+	e.t.Helper()
+	s := e.protocol.Listen(e.t, svc, opts...)
+	// Registered after the server's Close, so run before it: an HTTP/2
+	// server otherwise waits a second after its GOAWAY for the client to go.
+	e.t.Cleanup(e.tr.CloseIdleConnections)
+	return s
+}
+
+// baseURL is the base URL of srv, served in the env's protocol.
 func (e *env) baseURL(srv *typhon.Server) string {
 	scheme := "http://"
-	if e.mode == modeH2TLS {
+	if e.protocol == typhontest.H2 {
 		scheme = "https://"
 	}
 	return scheme + srv.Addr().String()
 }
 
-// wantProto is the Proto a response in the env's mode carries.
-func (e *env) wantProto() string {
-	if e.mode == modeH1 {
-		return "HTTP/1.1"
-	}
-	return "HTTP/2.0"
-}
+// wantProto is the Proto a response in the env's protocol carries.
+func (e *env) wantProto() string { return e.protocol.Proto() }
 
-var (
-	certOnce sync.Once
-	certTLS  tls.Certificate
-	certPool *x509.CertPool
-)
-
-func makeTestCert() {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		panic(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "typhon test"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
-		DNSNames:              []string{"localhost"},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		panic(err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		panic(err)
-	}
-	certTLS = tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}
-	certPool = x509.NewCertPool()
-	certPool.AddCert(leaf)
-}
-
-func testCert() tls.Certificate {
-	certOnce.Do(makeTestCert)
-	return certTLS
-}
-
-func testCertPool() *x509.CertPool {
-	certOnce.Do(makeTestCert)
-	return certPool
-}
-
-// TestRunHelper checks the helper itself: each mode really speaks its
-// protocol.
+// TestRunHelper checks the helper itself: each protocol really is spoken.
 func TestRunHelper(t *testing.T) {
 	run(t, func(t *testing.T, e *env) {
 		base := e.serve(func(req typhon.Request) typhon.Response {

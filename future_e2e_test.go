@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/typhon-go/typhon"
+	"github.com/typhon-go/typhon/testing/typhontest"
 )
 
 // TestFutureFanOut sends 10 calls at once and releases the server's answers
@@ -54,7 +55,7 @@ func TestFutureFanOut(t *testing.T) {
 			futures[i] = typhon.NewRequest(t.Context(), "GET", base+"/"+strconv.Itoa(i), nil).SendVia(e.client)
 		}
 		for range n {
-			recvWithin(t, arrived, "all calls to arrive")
+			within(t, arrived, "all calls to arrive")
 		}
 		for i, f := range futures {
 			select {
@@ -80,7 +81,7 @@ func TestFutureFanOut(t *testing.T) {
 					index = append(index, j)
 				}
 			}
-			cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(time.After(e2eWait))})
+			cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(time.After(waitBound))})
 			chosen, _, _ := reflect.Select(cases)
 			require.Less(t, chosen, len(index), "timed out waiting for future %d", i)
 			require.Equal(t, i, index[chosen], "the future released resolves first")
@@ -135,7 +136,7 @@ func TestFutureStubReachesNetwork(t *testing.T) {
 		assert.Equal(t, "from the server", got)
 		assert.Equal(t, int32(1), stubCalls.Load())
 		assert.Equal(t, int32(1), serverCalls.Load())
-	}, modeH1) // DefaultClient speaks HTTP/1.1 to http:// URLs
+	}, typhontest.HTTP1) // DefaultClient speaks HTTP/1.1 to http:// URLs
 }
 
 func TestFuturePanickingStub(t *testing.T) {
@@ -256,11 +257,11 @@ func TestFutureDeadlineOverNetwork(t *testing.T) {
 		ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
 		defer cancel()
 		f := typhon.NewRequest(ctx, "GET", base+"/", nil).SendVia(detached)
-		recvWithin(t, f.Done(), "the future to resolve at the deadline")
+		within(t, f.Done(), "the future to resolve at the deadline")
 		got := f.Response()
 		assert.Equal(t, typhon.CodeTimeout, typhon.ErrorCode(got.Error))
 		assert.ErrorIs(t, got.Error, context.DeadlineExceeded)
 		close(release)
-		recvWithin(t, bodyClosed, "the late Response's body to be closed")
+		within(t, bodyClosed, "the late Response's body to be closed")
 	})
 }

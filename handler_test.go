@@ -1,20 +1,17 @@
 package typhon_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httptrace"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/typhon-go/typhon"
+	"github.com/typhon-go/typhon/testing/typhontest"
 )
 
 // closeSpy is a response body that records that it was closed.
@@ -59,7 +57,14 @@ func rawDo(t *testing.T, e *env, method, url string, hdr http.Header) (*http.Res
 	for k, v := range hdr {
 		req.Header[k] = v
 	}
-	rsp, err := e.rawClient().Do(req)
+	return doAll(t, e.rawClient(), req)
+}
+
+// doAll sends req with c and returns the response with its whole body,
+// closed.
+func doAll(t *testing.T, c *http.Client, req *http.Request) (*http.Response, []byte) {
+	t.Helper()
+	rsp, err := c.Do(req)
 	require.NoError(t, err)
 	defer rsp.Body.Close()
 	body, err := io.ReadAll(rsp.Body)
@@ -100,12 +105,7 @@ func TestPanicRecovered(t *testing.T) {
 		get := func(path string) (*http.Response, []byte) {
 			req, err := http.NewRequestWithContext(ctx, "GET", base+path, nil)
 			require.NoError(t, err)
-			rsp, err := e.rawClient().Do(req)
-			require.NoError(t, err)
-			defer rsp.Body.Close()
-			body, err := io.ReadAll(rsp.Body)
-			require.NoError(t, err)
-			return rsp, body
+			return doAll(t, e.rawClient(), req)
 		}
 
 		rsp, body := get("/panic")
@@ -328,7 +328,7 @@ func TestErrorResponsesOnTheWire(t *testing.T) {
 // TestErrorDetailsLogged: the text of an error that is not sent is logged.
 func TestErrorDetailsLogged(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, modeH1)
+	e := newEnv(t, typhontest.HTTP1)
 	logs := &logBuffer{}
 	base := e.serve(func(req typhon.Request) typhon.Response {
 		return typhon.Response{Error: errors.New("secret db host")}
@@ -348,152 +348,6 @@ func TestErrorResponseToHEAD(t *testing.T) {
 		assert.Equal(t, http.StatusForbidden, rsp.StatusCode)
 		assert.Equal(t, "application/problem+json", rsp.Header.Get("Content-Type"))
 		assert.Empty(t, body)
-	})
-}
-
-// rawHTTP1 sends raw bytes on a new connection to addr and reads one
-// response.
-func rawHTTP1(t *testing.T, addr, raw string) (*http.Response, []byte) {
-	t.Helper()
-	conn, err := net.Dial("tcp", addr)
-	require.NoError(t, err)
-	defer conn.Close()
-	require.NoError(t, conn.SetDeadline(time.Now().Add(waitBound)))
-	_, err = io.WriteString(conn, raw)
-	require.NoError(t, err)
-	rsp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	require.NoError(t, err)
-	defer rsp.Body.Close()
-	body, err := io.ReadAll(rsp.Body)
-	require.NoError(t, err)
-	return rsp, body
-}
-
-// TestMalformedRequestBody: a body that fails to read is answered 400, even
-// when the Service ignores the failure and answers 200.
-func TestMalformedRequestBody(t *testing.T) {
-	t.Parallel()
-	cases := []struct {
-		name string
-		svc  func(req typhon.Request, spy *closeSpy) typhon.Response
-	}{
-		{"ignored", func(req typhon.Request, spy *closeSpy) typhon.Response {
-			_, _ = io.Copy(io.Discard, req.Body)
-			rsp := typhon.NewResponse(req)
-			rsp.Body = spy
-			return rsp
-		}},
-		{"decoded", func(req typhon.Request, spy *closeSpy) typhon.Response {
-			spy.Close()
-			var v map[string]any
-			if err := req.Decode(&v); err != nil {
-				return typhon.ErrorResponse(req, err)
-			}
-			return req.Response(v)
-		}},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			spy := newCloseSpy(strings.NewReader("all is well"))
-			srv, err := typhon.Listen(func(req typhon.Request) typhon.Response { return tc.svc(req, spy) }, "",
-				typhon.WithLogger(quietLogger()))
-			require.NoError(t, err)
-			t.Cleanup(func() { stopNow(t, srv) })
-
-			rsp, body := rawHTTP1(t, srv.Addr().String(), "POST / HTTP/1.1\r\nHost: x\r\n"+
-				"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"+
-				"2\r\n{}\r\nzz\r\nnot a chunk\r\n0\r\n\r\n")
-			assert.Equal(t, http.StatusBadRequest, rsp.StatusCode)
-			p := decodeProblem(t, rsp, body)
-			assert.Equal(t, typhon.CodeBadRequest, p.Code)
-			within(t, spy.closed, "the Service's body closed")
-		})
-	}
-}
-
-// TestRequestBodyLimit: a body cut by http.MaxBytesReader in a Filter is
-// answered 413 request_too_large.
-func TestRequestBodyLimit(t *testing.T) {
-	limit := func(req typhon.Request, svc typhon.Service) typhon.Response {
-		req.Body = http.MaxBytesReader(nil, req.Body, 16)
-		return svc(req)
-	}
-	cases := []struct {
-		name string
-		svc  typhon.Service
-		gap  string // a known gap: the case is skipped with this reason
-	}{
-		{name: "decoded", svc: func(req typhon.Request) typhon.Response {
-			var v map[string]string
-			if err := req.Decode(&v); err != nil {
-				return typhon.ErrorResponse(req, err)
-			}
-			return req.Response(v)
-		}},
-		{name: "error returned", svc: func(req typhon.Request) typhon.Response {
-			if _, err := io.ReadAll(req.Body); err != nil {
-				return typhon.ErrorResponse(req, err)
-			}
-			return req.Response("ok")
-		}},
-		{
-			name: "error ignored",
-			svc: func(req typhon.Request) typhon.Response {
-				_, _ = io.ReadAll(req.Body)
-				return req.Response("ok")
-			},
-			// HTTPHandler tracks the body it hands out; a reader a Filter
-			// puts above it fails without HTTPHandler seeing it.
-			gap: "a limit set by a Filter is not seen by HTTPHandler when the Service ignores it",
-		},
-	}
-	run(t, func(t *testing.T, e *env) {
-		for _, tc := range cases {
-			t.Run(tc.name, func(t *testing.T) {
-				t.Parallel()
-				if tc.gap != "" {
-					t.Skip("known gap: " + tc.gap)
-				}
-				base := e.serve(tc.svc.Filter(limit))
-				big := map[string]string{"name": strings.Repeat("x", 1000)}
-				rsp := typhon.NewRequest(t.Context(), "POST", base+"/", big).SendVia(e.client).Response()
-				require.Error(t, rsp.Error)
-				assert.Equal(t, http.StatusRequestEntityTooLarge, rsp.StatusCode)
-				assert.True(t, typhon.IsCode(rsp.Error, typhon.CodeRequestTooLarge), "%v", rsp.Error)
-				require.NoError(t, rsp.Body.Close())
-
-				small := map[string]string{"a": "b"}
-				rsp = typhon.NewRequest(t.Context(), "POST", base+"/", small).SendVia(e.client).Response()
-				require.NoError(t, rsp.Error)
-				require.NoError(t, rsp.Body.Close())
-			})
-		}
-	})
-}
-
-func TestDecodeJSONRequestBody(t *testing.T) {
-	type greeting struct {
-		Name string `json:"name"`
-	}
-	run(t, func(t *testing.T, e *env) {
-		base := e.serve(func(req typhon.Request) typhon.Response {
-			var in greeting
-			if err := req.Decode(&in); err != nil {
-				return typhon.ErrorResponse(req, err)
-			}
-			return req.Response(greeting{Name: "hello " + in.Name})
-		})
-		rsp := typhon.NewRequest(t.Context(), "POST", base+"/", greeting{Name: "ada"}).SendVia(e.client).Response()
-		var out greeting
-		require.NoError(t, rsp.Decode(&out))
-		assert.Equal(t, "hello ada", out.Name)
-
-		// Not JSON: the Service's Decode error reaches the caller.
-		bad := typhon.NewRequest(t.Context(), "POST", base+"/", []byte("{"))
-		rsp = bad.SendVia(e.client).Response()
-		assert.True(t, typhon.IsCode(rsp.Error, typhon.CodeBadRequest), "%v", rsp.Error)
-		require.NoError(t, rsp.Body.Close())
 	})
 }
 
@@ -533,12 +387,7 @@ func TestHTTPHandlerInPlainNetHTTP(t *testing.T) {
 			get := func(path string) (*http.Response, []byte) {
 				req, err := http.NewRequestWithContext(t.Context(), "GET", ts.URL+path, nil)
 				require.NoError(t, err)
-				rsp, err := c.Do(req)
-				require.NoError(t, err)
-				defer rsp.Body.Close()
-				b, err := io.ReadAll(rsp.Body)
-				require.NoError(t, err)
-				return rsp, b
+				return doAll(t, c, req)
 			}
 
 			rsp, body := get("/ok")
@@ -566,185 +415,6 @@ func TestHTTPHandlerInPlainNetHTTP(t *testing.T) {
 			assert.Equal(t, "streamed", string(body))
 		})
 	}
-}
-
-func TestFromHandler(t *testing.T) {
-	t.Parallel()
-	cases := []struct {
-		name  string
-		h     http.Handler
-		check func(t *testing.T, rsp typhon.Response)
-	}{
-		{"not found", http.NotFoundHandler(), func(t *testing.T, rsp typhon.Response) {
-			assert.Equal(t, http.StatusNotFound, rsp.StatusCode)
-			assert.True(t, typhon.IsCode(rsp.Error, typhon.CodeNotFound), "%v", rsp.Error)
-		}},
-		{"json", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Type", "application/json")
-			_, _ = io.WriteString(w, `{"name":"ada"}`)
-		}), func(t *testing.T, rsp typhon.Response) {
-			require.NoError(t, rsp.Error)
-			assert.Equal(t, http.StatusOK, rsp.StatusCode)
-			var v struct{ Name string }
-			require.NoError(t, rsp.Decode(&v))
-			assert.Equal(t, "ada", v.Name)
-		}},
-		{"typhon problem", typhon.HTTPHandler(func(req typhon.Request) typhon.Response {
-			return typhon.Response{Error: typhon.NewError("conflict.version", "stale").WithParams("v", "2")}
-		}), func(t *testing.T, rsp typhon.Response) {
-			var e *typhon.Error
-			require.ErrorAs(t, rsp.Error, &e)
-			assert.Equal(t, "conflict.version", e.Code)
-			assert.Equal(t, "stale", e.Message)
-			assert.Equal(t, map[string]string{"v": "2"}, e.Params)
-		}},
-		{"panic", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			panic("handler panic")
-		}), func(t *testing.T, rsp typhon.Response) {
-			assert.True(t, typhon.IsCode(rsp.Error, typhon.CodeInternalService), "%v", rsp.Error)
-			assert.Equal(t, http.StatusInternalServerError, rsp.StatusCode)
-		}},
-		{"no content", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			w.WriteHeader(http.StatusNoContent)
-		}), func(t *testing.T, rsp typhon.Response) {
-			require.NoError(t, rsp.Error)
-			assert.Equal(t, http.StatusNoContent, rsp.StatusCode)
-		}},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			rsp := typhon.FromHandler(tc.h)(typhon.NewRequest(t.Context(), "GET", "http://example.test/x", nil))
-			require.NotNil(t, rsp.Response)
-			require.NotNil(t, rsp.Header)
-			tc.check(t, rsp)
-			if rsp.Body != nil {
-				rsp.Body.Close()
-			}
-		})
-	}
-}
-
-// TestFromHandlerStreams: the Response comes back at the handler's first
-// Flush, while the handler still runs; its body gives the rest.
-func TestFromHandlerStreams(t *testing.T) {
-	t.Parallel()
-	more := make(chan struct{})
-	finished := make(chan struct{})
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		defer close(finished)
-		w.Header().Set("X-Stream", "yes")
-		_, _ = io.WriteString(w, "first;")
-		w.(http.Flusher).Flush()
-		select {
-		case <-more:
-		case <-r.Context().Done():
-			return
-		}
-		_, _ = io.WriteString(w, "second")
-	})
-	rsp := typhon.FromHandler(h)(typhon.NewRequest(t.Context(), "GET", "http://example.test/", nil))
-	require.NoError(t, rsp.Error)
-	defer rsp.Body.Close()
-	assert.Equal(t, "yes", rsp.Header.Get("X-Stream"))
-	first := make([]byte, len("first;"))
-	_, err := io.ReadFull(rsp.Body, first)
-	require.NoError(t, err)
-	assert.Equal(t, "first;", string(first))
-	select {
-	case <-finished:
-		t.Fatal("the handler finished before it was let go")
-	default:
-	}
-	close(more)
-	rest, err := io.ReadAll(rsp.Body)
-	require.NoError(t, err)
-	assert.Equal(t, "second", string(rest))
-	within(t, finished, "handler end")
-}
-
-// TestFromHandlerMiddleware: a net/http middleware wraps a Service through
-// FromHandler(mw(HTTPHandler(svc))), in process and over the network.
-func TestFromHandlerMiddleware(t *testing.T) {
-	mw := func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("X-Middleware", "seen "+r.URL.Path)
-			next.ServeHTTP(w, r)
-		})
-	}
-	svc := typhon.Service(func(req typhon.Request) typhon.Response {
-		if req.URL.Path == "/missing" {
-			return typhon.Response{Error: typhon.NewError("not_found.user", "no").WithParams("id", "1")}
-		}
-		return req.Response(map[string]string{"path": req.URL.Path})
-	})
-	wrapped := typhon.FromHandler(mw(typhon.HTTPHandler(svc)))
-
-	check := func(t *testing.T, call func(path string) typhon.Response) {
-		rsp := call("/hello")
-		assert.Equal(t, "seen /hello", rsp.Header.Get("X-Middleware"))
-		var v map[string]string
-		require.NoError(t, rsp.Decode(&v))
-		assert.Equal(t, "/hello", v["path"])
-
-		rsp = call("/missing")
-		assert.Equal(t, "seen /missing", rsp.Header.Get("X-Middleware"))
-		var e *typhon.Error
-		require.ErrorAs(t, rsp.Error, &e)
-		assert.Equal(t, "not_found.user", e.Code)
-		assert.Equal(t, map[string]string{"id": "1"}, e.Params)
-		require.NoError(t, rsp.Body.Close())
-	}
-
-	t.Run("in process", func(t *testing.T) {
-		t.Parallel()
-		check(t, func(path string) typhon.Response {
-			return wrapped(typhon.NewRequest(t.Context(), "GET", "http://example.test"+path, nil))
-		})
-	})
-	run(t, func(t *testing.T, e *env) {
-		base := e.serve(wrapped)
-		check(t, func(path string) typhon.Response {
-			return typhon.NewRequest(t.Context(), "GET", base+path, nil).SendVia(e.client).Response()
-		})
-	})
-}
-
-// TestWithMaxBodyBytes: the server's own body limit is seen by the server
-// even when the Service ignores the read error, and a declared length over
-// the limit is refused before the Service is called.
-func TestWithMaxBodyBytes(t *testing.T) {
-	run(t, func(t *testing.T, e *env) {
-		var calls atomic.Int32
-		base := e.serve(func(req typhon.Request) typhon.Response {
-			calls.Add(1)
-			_, _ = io.ReadAll(req.Body) // ignores the error
-			return req.Response("ok")
-		}, typhon.WithMaxBodyBytes(16))
-
-		// Declared too long: refused before the Service runs.
-		rsp := typhon.NewRequest(t.Context(), "POST", base+"/", []byte(strings.Repeat("x", 100))).SendVia(e.client).Response()
-		assert.Equal(t, http.StatusRequestEntityTooLarge, rsp.StatusCode)
-		assert.True(t, typhon.IsCode(rsp.Error, typhon.CodeRequestTooLarge), "%v", rsp.Error)
-		require.NoError(t, rsp.Body.Close())
-		assert.Equal(t, int32(0), calls.Load())
-
-		// Unknown length, cut while streaming: 413 although the Service said 200.
-		pr, pw := io.Pipe()
-		go func() {
-			_, _ = pw.Write([]byte(strings.Repeat("y", 100)))
-			pw.Close()
-		}()
-		rsp = typhon.NewRequest(t.Context(), "POST", base+"/", io.Reader(pr)).SendVia(e.client).Response()
-		assert.Equal(t, http.StatusRequestEntityTooLarge, rsp.StatusCode)
-		require.NoError(t, rsp.Body.Close())
-		assert.Equal(t, int32(1), calls.Load())
-
-		// Within the limit: served.
-		rsp = typhon.NewRequest(t.Context(), "POST", base+"/", []byte("small")).SendVia(e.client).Response()
-		require.NoError(t, rsp.Error)
-		require.NoError(t, rsp.Body.Close())
-	})
 }
 
 // TestInbound: a request a server received is inbound; one made to send is not.

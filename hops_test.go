@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/typhon-go/typhon"
+	"github.com/typhon-go/typhon/testing/typhontest"
 )
 
 // forwarder returns service B: it calls C at cBase+path with the client
@@ -147,7 +148,7 @@ func TestHopsDeadline(t *testing.T) {
 					}
 				})
 				// B's call to C was cut short, by A going away or by the deadline.
-				err := recvWithin(t, bResult, "B's call to C to end")
+				err := within(t, bResult, "B's call to C to end")
 				assert.True(t, typhon.IsCode(err, typhon.CodeCanceled) || typhon.IsCode(err, typhon.CodeTimeout), "B's call ended with %v", err)
 
 				// C got A's deadline through B, unless B was an edge.
@@ -186,7 +187,7 @@ func TestHopsForwardInboundRequest(t *testing.T) {
 		cHost := cSrv.Addr().String()
 		bBase := e.serve(func(req typhon.Request) typhon.Response {
 			req.URL.Scheme = "http"
-			if e.mode == modeH2TLS {
+			if e.protocol == typhontest.H2 {
 				req.URL.Scheme = "https"
 			}
 			req.URL.Host = cHost

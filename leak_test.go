@@ -13,9 +13,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 
 	"github.com/typhon-go/typhon"
+	"github.com/typhon-go/typhon/testing/typhontest"
 )
 
 // countConns returns a ServerOption that counts the connections the server
@@ -57,56 +57,53 @@ func goroutinesAtMost(t *testing.T, n int) {
 // neither reads nor closes, cancelling each call's context after it: the
 // bodies are released when the contexts end, so the goroutines come back to
 // where they were, with the server still running. Not parallel: it counts
-// the process's goroutines.
+// the process's goroutines, and typhontest.Run checks for leaks after each
+// protocol.
 func TestLeakUnreadBodies(t *testing.T) {
-	ignore := goleak.IgnoreCurrent()
-	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
-	for _, m := range allModes {
-		t.Run(string(m), func(t *testing.T) {
-			e := newEnv(t, m)
-			var served atomic.Int32
-			srv := e.server(func(req typhon.Request) typhon.Response {
-				served.Add(1)
-				if req.URL.Path == "/stream" { // of unknown length, never ending by itself
-					rsp := req.Response(nil)
-					pr, pw := io.Pipe()
-					go func() {
-						<-req.Context().Done()
-						pw.CloseWithError(req.Context().Err())
-					}()
-					rsp.Body = pr
-					return rsp
-				}
-				return req.Response(leakBody)
-			})
-			base := e.baseURL(srv)
-			// The h2 client forgets a reset stream a moment after the call:
-			// a graceful Stop might find the connection busy and wait a
-			// second for it. What matters here has been checked by then.
-			t.Cleanup(func() {
-				e.tr.CloseIdleConnections()
-				stopAtOnce(srv)
-			})
-			// Warm up: the connection (h2) or the pool (HTTP/1.1) exists.
-			var s string
-			require.NoError(t, e.client(typhon.NewRequest(t.Context(), "GET", base+"/", nil)).Decode(&s))
-			baseline := runtime.NumGoroutine()
-
-			const calls = 1000
-			for i := range calls {
-				path := "/"
-				if i%10 == 0 {
-					path = "/stream"
-				}
-				ctx, cancel := context.WithCancel(t.Context())
-				rsp := e.client(typhon.NewRequest(ctx, "GET", base+path, nil))
-				require.NoError(t, rsp.Error, "call %d", i)
-				cancel() // the body is left alone
+	typhontest.Run(t, func(t *testing.T, p typhontest.Protocol) {
+		e := newEnv(t, p)
+		var served atomic.Int32
+		srv := e.server(func(req typhon.Request) typhon.Response {
+			served.Add(1)
+			if req.URL.Path == "/stream" { // of unknown length, never ending by itself
+				rsp := req.Response(nil)
+				pr, pw := io.Pipe()
+				go func() {
+					<-req.Context().Done()
+					pw.CloseWithError(req.Context().Err())
+				}()
+				rsp.Body = pr
+				return rsp
 			}
-			goroutinesAtMost(t, baseline+4)
-			assert.Equal(t, int32(calls+1), served.Load())
+			return req.Response(leakBody)
 		})
-	}
+		base := e.baseURL(srv)
+		// The h2 client forgets a reset stream a moment after the call:
+		// a graceful Stop might find the connection busy and wait a
+		// second for it. What matters here has been checked by then.
+		t.Cleanup(func() {
+			e.tr.CloseIdleConnections()
+			stopAtOnce(srv)
+		})
+		// Warm up: the connection (h2) or the pool (HTTP/1.1) exists.
+		var s string
+		require.NoError(t, e.client(typhon.NewRequest(t.Context(), "GET", base+"/", nil)).Decode(&s))
+		baseline := runtime.NumGoroutine()
+
+		const calls = 1000
+		for i := range calls {
+			path := "/"
+			if i%10 == 0 {
+				path = "/stream"
+			}
+			ctx, cancel := context.WithCancel(t.Context())
+			rsp := e.client(typhon.NewRequest(ctx, "GET", base+path, nil))
+			require.NoError(t, rsp.Error, "call %d", i)
+			cancel() // the body is left alone
+		}
+		goroutinesAtMost(t, baseline+4)
+		assert.Equal(t, int32(calls+1), served.Load())
+	})
 }
 
 // TestLeakConnectionReuse: bodies read to EOF, decoded, or error answers
@@ -151,7 +148,7 @@ func TestLeakConnectionReuse(t *testing.T) {
 			cancel()
 		}
 		most := int32(2)
-		if e.mode == modeH1 {
+		if e.protocol == typhontest.HTTP1 {
 			most = 3
 		}
 		assert.LessOrEqual(t, conns.Load(), most, "connections for %d calls", calls)

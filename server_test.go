@@ -3,7 +3,6 @@ package typhon_test
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -21,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/typhon-go/typhon"
+	"github.com/typhon-go/typhon/testing/typhontest"
 )
 
 // waitBound bounds every wait for something that must happen "promptly":
@@ -66,11 +66,12 @@ func (e *env) rawClient() *http.Client {
 	}
 }
 
-// serverOpts are the options that make a server speak the env's mode.
+// serverOpts are the options that make a server on a listener of the test's
+// own speak the env's protocol.
 func (e *env) serverOpts(opts ...typhon.ServerOption) []typhon.ServerOption {
-	if e.mode == modeH2TLS {
+	if e.protocol == typhontest.H2 {
 		opts = append(opts, typhon.WithHTTPServer(func(s *http.Server) {
-			s.TLSConfig = &tls.Config{Certificates: []tls.Certificate{testCert()}}
+			s.TLSConfig, _ = typhontest.TLSConfigs()
 		}))
 	}
 	return opts
@@ -176,12 +177,12 @@ func TestListenEmptyAddrServesH1AndH2COnOnePort(t *testing.T) {
 	assert.True(t, addr.IP.Equal(net.IPv4(127, 0, 0, 1)), "listens on %v", addr.IP)
 	assert.NotZero(t, addr.Port)
 
-	for _, m := range []mode{modeH1, modeH2C} {
-		e := newEnv(t, m)
+	for _, p := range []typhontest.Protocol{typhontest.HTTP1, typhontest.H2C} {
+		e := newEnv(t, p)
 		rsp := typhon.NewRequest(t.Context(), "GET", "http://"+srv.Addr().String()+"/", nil).SendVia(e.client).Response()
 		var proto string
-		require.NoError(t, rsp.Decode(&proto), string(m))
-		assert.Equal(t, e.wantProto(), proto, string(m))
+		require.NoError(t, rsp.Decode(&proto), p.String())
+		assert.Equal(t, e.wantProto(), proto, p.String())
 		// Close before Stop: an h2 connection left open delays Stop.
 		e.tr.CloseIdleConnections()
 	}
@@ -219,6 +220,7 @@ func TestServerDefaults(t *testing.T) {
 	assert.LessOrEqual(t, maxHeaderBytes, 1<<20)
 	require.NotNil(t, h2)
 	assert.Equal(t, 250, h2.MaxConcurrentStreams)
+	assert.Equal(t, 16<<10, h2.MaxReadFrameSize)
 	require.NotNil(t, protocols)
 	assert.True(t, protocols.HTTP1())
 	assert.True(t, protocols.UnencryptedHTTP2())
@@ -262,9 +264,9 @@ func TestWithHTTPServerRunsInOrder(t *testing.T) {
 // limits the headers the server accepts.
 func TestWithHTTPServerOverrideTakesEffect(t *testing.T) {
 	run(t, func(t *testing.T, e *env) {
-		base := e.serve(okService, e.serverOpts(typhon.WithHTTPServer(func(s *http.Server) {
+		base := e.serve(okService, typhon.WithHTTPServer(func(s *http.Server) {
 			s.MaxHeaderBytes = 1024
-		}))...)
+		}))
 
 		small := typhon.NewRequest(t.Context(), "GET", base+"/", nil)
 		rsp := small.SendVia(e.client).Response()
@@ -273,7 +275,7 @@ func TestWithHTTPServerOverrideTakesEffect(t *testing.T) {
 
 		big := typhon.NewRequest(t.Context(), "GET", base+"/", nil)
 		big.Header.Set("X-Big", strings.Repeat("x", 8<<10))
-		if e.mode == modeH1 {
+		if e.protocol == typhontest.HTTP1 {
 			// On a fresh connection: net/http lets a request on a reused
 			// keep-alive connection read up to 4 KiB past MaxHeaderBytes
 			// more before it answers 431.
@@ -357,7 +359,7 @@ func TestStopDrains(t *testing.T) {
 	run(t, func(t *testing.T, e *env) {
 		b := newBlocker()
 		l := newNotifyListener(t)
-		l.sniff = e.mode == modeH2C
+		l.sniff = e.protocol == typhontest.H2C
 		srv, err := typhon.Serve(b.serve, l, e.serverOpts()...)
 		require.NoError(t, err)
 		base := e.baseURL(srv)
@@ -395,7 +397,7 @@ func TestStopDrains(t *testing.T) {
 		// is not served: it fails, well before its deadline. Over TLS the
 		// GOAWAY cannot be seen on the wire, so the request may still race
 		// it; it must not hang either way.
-		if e.mode == modeH2C {
+		if e.protocol == typhontest.H2C {
 			within(t, l.goAway, "GOAWAY written")
 		}
 		ctx, cancel := context.WithTimeout(t.Context(), waitBound)
@@ -405,7 +407,7 @@ func TestStopDrains(t *testing.T) {
 			late.Body.Close()
 		}
 		assert.False(t, typhon.IsCode(late.Error, typhon.CodeTimeout), "late request hung: %v", late.Error)
-		if e.mode != modeH2TLS {
+		if e.protocol != typhontest.H2 {
 			require.Error(t, late.Error, "a request sent after Stop was served")
 			assert.True(t, typhon.IsCode(late.Error, typhon.CodeUnavailable), "%v", late.Error)
 			select {

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/typhon-go/typhon"
+	"github.com/typhon-go/typhon/testing/typhontest"
 )
 
 // TestResponseStreams: a body of unknown length is streamed: the client
@@ -46,7 +47,7 @@ func TestResponseStreams(t *testing.T) {
 		require.NoError(t, rsp.Error)
 		defer rsp.Body.Close()
 		assert.Equal(t, int64(-1), rsp.ContentLength)
-		if e.mode == modeH1 {
+		if e.protocol == typhontest.HTTP1 {
 			assert.Equal(t, []string{"chunked"}, rsp.TransferEncoding)
 		}
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/typhon-go/typhon"
 	"github.com/typhon-go/typhon/filters"
+	"github.com/typhon-go/typhon/testing/typhontest"
 )
 
 // bodyLimitStream hides a reader's type, so that typhon sends it as a
@@ -159,30 +160,27 @@ func TestBodyLimitOverNetwork(t *testing.T) {
 		{"stream within", stream(strings.Repeat("y", limit)), 1, http.StatusOK},
 		{"stream over", stream(strings.Repeat("y", 1000)), 1, http.StatusRequestEntityTooLarge},
 	}
-	for _, h2c := range []bool{false, true} {
-		t.Run(timeoutModeName(h2c), func(t *testing.T) {
-			t.Parallel()
-			var arrivals atomic.Int32
-			svc := typhon.Service(func(req typhon.Request) typhon.Response {
-				arrivals.Add(1)
-				_, _ = io.Copy(io.Discard, req.Body) // ignores the error
-				return req.Response("read")
-			}).Filter(filters.BodyLimit(limit))
-			client, base := concurrencyServe(t, h2c, svc)
-			for _, tt := range tests {
-				before := arrivals.Load()
-				ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-				rsp := typhon.NewRequest(ctx, "POST", base+"/", tt.body()).SendVia(client).Response()
-				assert.Equal(t, tt.wantStatus, rsp.StatusCode, tt.name)
-				if tt.wantStatus != http.StatusOK {
-					assert.Equal(t, typhon.CodeRequestTooLarge, typhon.ErrorCode(rsp.Error), tt.name)
-				}
-				assert.Equal(t, tt.wantArrivals, arrivals.Load()-before, "%s: arrivals", tt.name)
-				rsp.Body.Close()
-				cancel()
+	overNetwork(t, func(t *testing.T, p typhontest.Protocol) {
+		var arrivals atomic.Int32
+		svc := typhon.Service(func(req typhon.Request) typhon.Response {
+			arrivals.Add(1)
+			_, _ = io.Copy(io.Discard, req.Body) // ignores the error
+			return req.Response("read")
+		}).Filter(filters.BodyLimit(limit))
+		srv := p.Listen(t, svc)
+		for _, tt := range tests {
+			before := arrivals.Load()
+			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+			rsp := typhon.NewRequest(ctx, "POST", srv.URL+"/", tt.body()).SendVia(srv.Client).Response()
+			assert.Equal(t, tt.wantStatus, rsp.StatusCode, tt.name)
+			if tt.wantStatus != http.StatusOK {
+				assert.Equal(t, typhon.CodeRequestTooLarge, typhon.ErrorCode(rsp.Error), tt.name)
 			}
-		})
-	}
+			assert.Equal(t, tt.wantArrivals, arrivals.Load()-before, "%s: arrivals", tt.name)
+			rsp.Body.Close()
+			cancel()
+		}
+	})
 }
 
 func TestBodyLimitAllocs(t *testing.T) {

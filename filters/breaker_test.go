@@ -16,43 +16,8 @@ import (
 
 	"github.com/typhon-go/typhon"
 	"github.com/typhon-go/typhon/filters"
+	"github.com/typhon-go/typhon/testing/typhontest"
 )
-
-// breakerBackend is a scripted in-process Service: it answers with the
-// error code set in next ("" for 200) and counts its calls.
-type breakerBackend struct {
-	calls atomic.Int32
-	mu    sync.Mutex
-	next  string
-}
-
-func (s *breakerBackend) set(code string) {
-	s.mu.Lock()
-	s.next = code
-	s.mu.Unlock()
-}
-
-func (s *breakerBackend) serve(req typhon.Request) typhon.Response {
-	s.calls.Add(1)
-	s.mu.Lock()
-	code := s.next
-	s.mu.Unlock()
-	if code == "" {
-		return req.Response("ok")
-	}
-	return typhon.ErrorResponse(req, typhon.NewError(code, "scripted"))
-}
-
-// breakerClose closes rsp's body, if it has one.
-func breakerClose(rsp typhon.Response) {
-	if rsp.Response != nil && rsp.Body != nil {
-		rsp.Body.Close()
-	}
-}
-
-func breakerRequest(ctx context.Context, host string) typhon.Request {
-	return typhon.NewRequest(ctx, http.MethodGet, "http://"+host+"/x", nil)
-}
 
 // breakerStep is one call through the breaker, after waiting wait (fake
 // time): answer is what the backend answers ("" for success); a step wants
@@ -152,14 +117,14 @@ func TestBreakerRules(t *testing.T) {
 			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
 				b := filters.NewBreaker(tc.opts...)
-				backend := &breakerBackend{}
+				backend := &scriptedBackend{}
 				svc := typhon.Service(backend.serve).Filter(b.Filter())
 				for i, st := range tc.steps {
 					time.Sleep(st.wait)
 					backend.set(st.answer)
 					before := backend.calls.Load()
-					rsp := svc(breakerRequest(t.Context(), "a"))
-					breakerClose(rsp)
+					rsp := svc(requestTo(t.Context(), "a"))
+					closeBody(rsp)
 					if st.wantRejected {
 						assert.Equal(t, before, backend.calls.Load(), "step %d: a rejected call reached the backend", i)
 						assert.ErrorIs(t, rsp.Error, filters.ErrCircuitOpen, "step %d", i)
@@ -196,7 +161,7 @@ func TestBreakerRetryAfterIsTimeLeftOpen(t *testing.T) {
 		}
 		// Over the wire the Retry-After header is in whole seconds, rounded up.
 		rsp := typhon.Service(func(typhon.Request) typhon.Response { t.Error("called"); return typhon.Response{} }).
-			Filter(b.Filter())(breakerRequest(t.Context(), "h"))
+			Filter(b.Filter())(requestTo(t.Context(), "h"))
 		assert.ErrorIs(t, rsp.Error, filters.ErrCircuitOpen)
 		assert.Equal(t, http.StatusServiceUnavailable, rsp.StatusCode)
 	})
@@ -225,15 +190,15 @@ func TestBreakerHalfOpenAdmitsBoundedProbes(t *testing.T) {
 				var wg sync.WaitGroup
 				for range probes {
 					wg.Go(func() {
-						rsp := svc(breakerRequest(context.Background(), "h"))
+						rsp := svc(requestTo(context.Background(), "h"))
 						assert.NoError(t, rsp.Error)
-						breakerClose(rsp)
+						closeBody(rsp)
 					})
 				}
 				synctest.Wait() // every probe is in the backend
 				require.Equal(t, int32(probes), calls.Load())
 				for range 3 {
-					rsp := svc(breakerRequest(t.Context(), "h"))
+					rsp := svc(requestTo(t.Context(), "h"))
 					assert.ErrorIs(t, rsp.Error, filters.ErrCircuitOpen)
 					d, _ := typhon.RetryAfter(rsp.Error)
 					assert.Equal(t, time.Second, d)
@@ -313,21 +278,21 @@ func TestBreakerStateChangeCallback(t *testing.T) {
 func TestBreakerKeys(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		backend := &breakerBackend{}
+		backend := &scriptedBackend{}
 		backend.set(typhon.CodeInternalService)
 		b := filters.NewBreaker(filters.WithBreakerMaxKeys(2))
 		svc := typhon.Service(backend.serve).Filter(b.Filter())
 		for range 6 {
-			breakerClose(svc(breakerRequest(t.Context(), "a:1")))
+			closeBody(svc(requestTo(t.Context(), "a:1")))
 		}
-		rsp := svc(breakerRequest(t.Context(), "a:1"))
+		rsp := svc(requestTo(t.Context(), "a:1"))
 		assert.ErrorIs(t, rsp.Error, filters.ErrCircuitOpen, "a:1 is open")
-		rsp = svc(breakerRequest(t.Context(), "b:1"))
+		rsp = svc(requestTo(t.Context(), "b:1"))
 		assert.NotErrorIs(t, rsp.Error, filters.ErrCircuitOpen, "b:1 has a breaker of its own")
 		// Past two keys, the one used least recently is forgotten: b:1, once
 		// a:1 has been used again.
-		svc(breakerRequest(t.Context(), "a:1"))
-		svc(breakerRequest(t.Context(), "c:1"))
+		svc(requestTo(t.Context(), "a:1"))
+		svc(requestTo(t.Context(), "c:1"))
 		state, _ := b.State("a:1")
 		assert.Equal(t, filters.BreakerOpen, state, "the open breaker in use is kept")
 		state, counts := b.State("b:1")
@@ -339,7 +304,7 @@ func TestBreakerKeys(t *testing.T) {
 func TestBreakerCustomKey(t *testing.T) {
 	t.Parallel()
 	b := filters.NewBreaker(filters.WithBreakerKey(func(req typhon.Request) string { return req.URL.Path }))
-	backend := &breakerBackend{}
+	backend := &scriptedBackend{}
 	backend.set(typhon.CodeInternalService)
 	svc := typhon.Service(backend.serve).Filter(b.Filter())
 	for range 6 {
@@ -355,7 +320,7 @@ func TestBreakerPanicCountsAsFailure(t *testing.T) {
 	t.Parallel()
 	b := filters.NewBreaker(filters.WithBreakerTrip(func(c filters.BreakerCounts) bool { return c.Failures > 0 }))
 	svc := typhon.Service(func(typhon.Request) typhon.Response { panic("boom") }).Filter(b.Filter())
-	assert.PanicsWithValue(t, "boom", func() { svc(breakerRequest(t.Context(), "h")) })
+	assert.PanicsWithValue(t, "boom", func() { svc(requestTo(t.Context(), "h")) })
 	state, _ := b.State("h")
 	assert.Equal(t, filters.BreakerOpen, state)
 }
@@ -378,7 +343,7 @@ func TestBreakerLateOutcomeOfOldGenerationIgnored(t *testing.T) {
 
 func TestBreakerOptionsPanic(t *testing.T) {
 	t.Parallel()
-	for name, f := range map[string]func(){
+	panicsWithPrefix(t, map[string]func(){
 		"key":        func() { filters.WithBreakerKey(nil) },
 		"trip":       func() { filters.WithBreakerTrip(nil) },
 		"open for":   func() { filters.WithBreakerOpenFor(0) },
@@ -387,88 +352,52 @@ func TestBreakerOptionsPanic(t *testing.T) {
 		"classifier": func() { filters.WithBreakerClassifier(nil) },
 		"callback":   func() { filters.WithBreakerStateChange(nil) },
 		"max keys":   func() { filters.WithBreakerMaxKeys(0) },
-	} {
-		t.Run(name, func(t *testing.T) {
-			defer func() {
-				r := recover()
-				require.NotNil(t, r)
-				assert.Contains(t, r, "filters: ")
-			}()
-			f()
-		})
-	}
-}
-
-// breakerServe serves svc on loopback until the end of the test and returns
-// a client that reaches it over HTTP/1.1, or h2c, on a transport of its own,
-// and the server's base URL.
-func breakerServe(t *testing.T, h2c bool, svc typhon.Service) (typhon.Service, string) {
-	t.Helper()
-	tr := typhon.NewTransport()
-	if h2c {
-		var p http.Protocols
-		p.SetUnencryptedHTTP2(true)
-		tr.Protocols = &p
-	}
-	srv, err := typhon.Listen(svc, "")
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		tr.CloseIdleConnections()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		assert.NoError(t, srv.Stop(ctx))
-		tr.CloseIdleConnections()
 	})
-	return typhon.NewClient(typhon.WithTransport(tr)), "http://" + srv.Addr().String()
 }
 
 func TestBreakerOverNetwork(t *testing.T) {
 	t.Parallel()
-	for _, h2c := range []bool{false, true} {
-		t.Run(map[bool]string{false: "h1", true: "h2c"}[h2c], func(t *testing.T) {
-			t.Parallel()
-			backend := &breakerBackend{}
-			backend.set(typhon.CodeInternalService)
-			client, base := breakerServe(t, h2c, backend.serve)
-			b := filters.NewBreaker()
-			svc := client.Filter(b.Filter())
-			for range 6 {
-				rsp := svc(typhon.NewRequest(t.Context(), http.MethodPost, base+"/x", "payload"))
-				require.True(t, typhon.IsCode(rsp.Error, typhon.CodeInternalService), "%v", rsp.Error)
-				breakerClose(rsp)
-			}
-			require.Equal(t, int32(6), backend.calls.Load())
-			host := base[len("http://"):]
-			state, _ := b.State(host)
-			require.Equal(t, filters.BreakerOpen, state)
-			for range 100 {
-				rsp := svc(typhon.NewRequest(t.Context(), http.MethodPost, base+"/x", "payload"))
-				require.ErrorIs(t, rsp.Error, filters.ErrCircuitOpen)
-				require.Equal(t, http.StatusServiceUnavailable, rsp.StatusCode)
-				breakerClose(rsp)
-			}
-			assert.Equal(t, int32(6), backend.calls.Load(), "an open breaker lets no call through")
+	overNetwork(t, func(t *testing.T, p typhontest.Protocol) {
+		backend := &scriptedBackend{}
+		backend.set(typhon.CodeInternalService)
+		back := p.Listen(t, backend.serve)
+		b := filters.NewBreaker()
+		svc := back.Client.Filter(b.Filter())
+		for range 6 {
+			rsp := svc(typhon.NewRequest(t.Context(), http.MethodPost, back.URL+"/x", "payload"))
+			require.True(t, typhon.IsCode(rsp.Error, typhon.CodeInternalService), "%v", rsp.Error)
+			closeBody(rsp)
+		}
+		require.Equal(t, int32(6), backend.calls.Load())
+		state, _ := b.State(back.Addr().String())
+		require.Equal(t, filters.BreakerOpen, state)
+		for range 100 {
+			rsp := svc(typhon.NewRequest(t.Context(), http.MethodPost, back.URL+"/x", "payload"))
+			require.ErrorIs(t, rsp.Error, filters.ErrCircuitOpen)
+			require.Equal(t, http.StatusServiceUnavailable, rsp.StatusCode)
+			closeBody(rsp)
+		}
+		assert.Equal(t, int32(6), backend.calls.Load(), "an open breaker lets no call through")
 
-			// Behind a server, the rejection reaches the remote caller as 503
-			// with a Retry-After of the time left open, rounded up.
-			front, frontBase := breakerServe(t, h2c, typhon.Service(func(req typhon.Request) typhon.Response {
-				return typhon.NewRequest(req.Context(), http.MethodGet, base+"/x", nil).SendVia(svc).Response()
-			}))
-			rsp := front(typhon.NewRequest(t.Context(), http.MethodGet, frontBase+"/", nil))
-			defer breakerClose(rsp)
-			assert.Equal(t, http.StatusServiceUnavailable, rsp.StatusCode)
-			ra, err := strconv.Atoi(rsp.Header.Get("Retry-After"))
-			require.NoError(t, err)
-			assert.True(t, ra > 0 && ra <= 60, "Retry-After %d", ra)
-			assert.True(t, typhon.NotProcessed(rsp.Error), "a shed call was not processed")
-			assert.Equal(t, int32(6), backend.calls.Load())
+		// Behind a server, the rejection reaches the remote caller as 503
+		// with a Retry-After of the time left open, rounded up.
+		front := p.Listen(t, func(req typhon.Request) typhon.Response {
+			return typhon.NewRequest(req.Context(), http.MethodGet, back.URL+"/x", nil).SendVia(svc).Response()
 		})
-	}
+		rsp := front.Client(typhon.NewRequest(t.Context(), http.MethodGet, front.URL+"/", nil))
+		defer closeBody(rsp)
+		assert.Equal(t, http.StatusServiceUnavailable, rsp.StatusCode)
+		ra, err := strconv.Atoi(rsp.Header.Get("Retry-After"))
+		require.NoError(t, err)
+		assert.True(t, ra > 0 && ra <= 60, "Retry-After %d", ra)
+		assert.True(t, typhon.NotProcessed(rsp.Error), "a shed call was not processed")
+		assert.Equal(t, int32(6), backend.calls.Load())
+	})
 }
 
 func BenchmarkBreaker(b *testing.B) {
 	svc := benchOKService().Filter(filters.CircuitBreaker())
-	req := breakerRequest(context.Background(), "backend:8080")
+	req := requestTo(context.Background(), "backend:8080")
 	b.ReportAllocs()
 	for b.Loop() {
 		svc(req)

@@ -16,30 +16,8 @@ import (
 
 	"github.com/typhon-go/typhon"
 	"github.com/typhon-go/typhon/filters"
+	"github.com/typhon-go/typhon/testing/typhontest"
 )
-
-// concurrencyServe serves svc on loopback until the end of the test and
-// returns a client that reaches it over HTTP/1.1, or h2c, on a transport of
-// its own, and the server's base URL.
-func concurrencyServe(t *testing.T, h2c bool, svc typhon.Service, opts ...typhon.ServerOption) (typhon.Service, string) {
-	t.Helper()
-	tr := typhon.NewTransport()
-	if h2c {
-		var p http.Protocols
-		p.SetUnencryptedHTTP2(true)
-		tr.Protocols = &p
-	}
-	srv, err := typhon.Listen(svc, "", opts...)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		tr.CloseIdleConnections()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		assert.NoError(t, srv.Stop(ctx))
-		tr.CloseIdleConnections()
-	})
-	return typhon.NewClient(typhon.WithTransport(tr)), "http://" + srv.Addr().String()
-}
 
 // concurrencyBlocking is a Service whose calls each wait for a release,
 // telling when they arrive.
@@ -170,49 +148,46 @@ func TestConcurrencyLimitPanicsOnBadArguments(t *testing.T) {
 // Service; the client sees that they were not processed.
 func TestConcurrencyLimitOverNetwork(t *testing.T) {
 	t.Parallel()
-	for _, h2c := range []bool{false, true} {
-		t.Run(timeoutModeName(h2c), func(t *testing.T) {
-			t.Parallel()
-			const limit, extra = 3, 5
-			b := newConcurrencyBlocking()
-			client, base := concurrencyServe(t, h2c, typhon.Service(b.serve).Filter(filters.ConcurrencyLimit(limit)))
-			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-			defer cancel()
-			var wg sync.WaitGroup
-			for range limit {
-				wg.Go(func() {
-					var s string
-					assert.NoError(t, typhon.NewRequest(ctx, "GET", base+"/", nil).SendVia(client).Response().Decode(&s))
-					assert.Equal(t, "done", s)
-				})
+	overNetwork(t, func(t *testing.T, p typhontest.Protocol) {
+		const limit, extra = 3, 5
+		b := newConcurrencyBlocking()
+		srv := p.Listen(t, typhon.Service(b.serve).Filter(filters.ConcurrencyLimit(limit)))
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+		defer cancel()
+		var wg sync.WaitGroup
+		for range limit {
+			wg.Go(func() {
+				var s string
+				assert.NoError(t, typhon.NewRequest(ctx, "GET", srv.URL+"/", nil).SendVia(srv.Client).Response().Decode(&s))
+				assert.Equal(t, "done", s)
+			})
+		}
+		for range limit {
+			select {
+			case <-b.arrived:
+			case <-ctx.Done():
+				t.Fatal("admitted calls did not arrive")
 			}
-			for range limit {
-				select {
-				case <-b.arrived:
-				case <-ctx.Done():
-					t.Fatal("admitted calls did not arrive")
-				}
-			}
-			for range extra {
-				rsp := typhon.NewRequest(ctx, "POST", base+"/", strings.Repeat("x", 1<<10)).SendVia(client).Response()
-				require.Error(t, rsp.Error)
-				assert.Equal(t, typhon.CodeUnavailable, typhon.ErrorCode(rsp.Error))
-				assert.Equal(t, "1", rsp.Header.Get("Retry-After"))
-				ra, ok := typhon.RetryAfter(rsp.Error)
-				assert.True(t, ok)
-				assert.Equal(t, time.Second, ra)
-				assert.True(t, typhon.NotProcessed(rsp.Error))
-				rsp.Body.Close()
-			}
-			assert.Equal(t, int32(limit), b.arrivals.Load(), "arrivals at the Service")
-			close(b.release)
-			wg.Wait()
-			var s string
-			require.NoError(t, typhon.NewRequest(ctx, "GET", base+"/", nil).SendVia(client).Response().Decode(&s))
-			<-b.arrived
-			assert.Equal(t, int32(limit+1), b.arrivals.Load())
-		})
-	}
+		}
+		for range extra {
+			rsp := typhon.NewRequest(ctx, "POST", srv.URL+"/", strings.Repeat("x", 1<<10)).SendVia(srv.Client).Response()
+			require.Error(t, rsp.Error)
+			assert.Equal(t, typhon.CodeUnavailable, typhon.ErrorCode(rsp.Error))
+			assert.Equal(t, "1", rsp.Header.Get("Retry-After"))
+			ra, ok := typhon.RetryAfter(rsp.Error)
+			assert.True(t, ok)
+			assert.Equal(t, time.Second, ra)
+			assert.True(t, typhon.NotProcessed(rsp.Error))
+			rsp.Body.Close()
+		}
+		assert.Equal(t, int32(limit), b.arrivals.Load(), "arrivals at the Service")
+		close(b.release)
+		wg.Wait()
+		var s string
+		require.NoError(t, typhon.NewRequest(ctx, "GET", srv.URL+"/", nil).SendVia(srv.Client).Response().Decode(&s))
+		<-b.arrived
+		assert.Equal(t, int32(limit+1), b.arrivals.Load())
+	})
 }
 
 func TestConcurrencyLimitAllocs(t *testing.T) {

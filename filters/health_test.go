@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net/http"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -247,74 +246,66 @@ func TestHealthRegisterPanics(t *testing.T) {
 // and every other route, on open connections and new ones; then it closes.
 func TestHealthLameDuck(t *testing.T) {
 	t.Parallel()
-	for _, p := range []typhontest.Protocol{typhontest.HTTP1, typhontest.H2C} {
-		t.Run(p.String(), func(t *testing.T) {
-			t.Parallel()
-			h := filters.NewHealth()
-			h.RegisterReadiness("db", healthOK(nil))
-			app := typhon.Service(func(req typhon.Request) typhon.Response { return req.Response("app") })
-			// A lame duck longer than any test run: the test ends it by
-			// cancelling Stop's context once it has seen what it needs.
-			srv := p.Listen(t, app.Filter(h.Filter()), typhon.WithLameDuck(time.Hour))
-			h.WatchServer(srv.Server)
+	overNetwork(t, func(t *testing.T, p typhontest.Protocol) {
+		h := filters.NewHealth()
+		h.RegisterReadiness("db", healthOK(nil))
+		app := typhon.Service(func(req typhon.Request) typhon.Response { return req.Response("app") })
+		// A lame duck longer than any test run: the test ends it by
+		// cancelling Stop's context once it has seen what it needs.
+		srv := p.Listen(t, app.Filter(h.Filter()), typhon.WithLameDuck(time.Hour))
+		h.WatchServer(srv.Server)
 
-			get := func(client typhon.Service, path string) typhon.Response {
-				rsp := typhontest.NewRequest(t, "GET", srv.URL+path, nil).SendVia(client).Response()
-				if rsp.Body != nil {
-					_, _ = io.Copy(io.Discard, rsp.Body)
-					rsp.Body.Close()
-				}
-				return rsp
+		get := func(client typhon.Service, path string) typhon.Response {
+			rsp := typhontest.NewRequest(t, "GET", srv.URL+path, nil).SendVia(client).Response()
+			if rsp.Body != nil {
+				_, _ = io.Copy(io.Discard, rsp.Body)
+				rsp.Body.Close()
 			}
-			requireStatus := func(client typhon.Service, path string, want int) {
-				t.Helper()
-				rsp := get(client, path)
-				require.Equal(t, want, rsp.StatusCode, "%s: %v", path, rsp.Error)
-			}
-			requireStatus(srv.Client, "/readyz", 200)
-			requireStatus(srv.Client, "/healthz", 200)
+			return rsp
+		}
+		requireStatus := func(client typhon.Service, path string, want int) {
+			t.Helper()
+			rsp := get(client, path)
+			require.Equal(t, want, rsp.StatusCode, "%s: %v", path, rsp.Error)
+		}
+		requireStatus(srv.Client, "/readyz", 200)
+		requireStatus(srv.Client, "/healthz", 200)
 
-			stopCtx, endLameDuck := context.WithCancel(context.Background())
-			defer endLameDuck()
-			stopped := make(chan error, 1)
-			go func() { stopped <- srv.Stop(stopCtx) }()
-			<-srv.Done() // shutdown has begun
+		stopCtx, endLameDuck := context.WithCancel(context.Background())
+		defer endLameDuck()
+		stopped := make(chan error, 1)
+		go func() { stopped <- srv.Stop(stopCtx) }()
+		<-srv.Done() // shutdown has begun
 
-			fresh := healthClient(t, p) // a new connection: the listener is still open
-			for _, client := range []typhon.Service{srv.Client, fresh} {
-				requireStatus(client, "/readyz", 503)
-				requireStatus(client, "/healthz", 200)
-				requireStatus(client, "/orders", 200)
-			}
-			select {
-			case err := <-stopped:
-				t.Fatalf("Stop returned during the lame duck: %v", err)
-			default:
-			}
+		fresh := healthClient(t, p) // a new connection: the listener is still open
+		for _, client := range []typhon.Service{srv.Client, fresh} {
+			requireStatus(client, "/readyz", 503)
+			requireStatus(client, "/healthz", 200)
+			requireStatus(client, "/orders", 200)
+		}
+		select {
+		case err := <-stopped:
+			t.Fatalf("Stop returned during the lame duck: %v", err)
+		default:
+		}
 
-			// Ending Stop's context ends the lame duck; with nothing in
-			// flight the drain is immediate. (typhontest's cleanup then
-			// calls Stop again, which logs the cancellation it returns.)
-			endLameDuck()
-			// nil when nothing was in flight, else the cancellation.
-			if err := <-stopped; err != nil {
-				assert.ErrorIs(t, err, context.Canceled)
-			}
-			rsp := get(healthClient(t, p), "/healthz")
-			assert.Equal(t, typhon.CodeUnavailable, typhon.ErrorCode(rsp.Error), "closed: %v", rsp.Error)
-		})
-	}
+		// Ending Stop's context ends the lame duck; with nothing in
+		// flight the drain is immediate. (typhontest's cleanup then
+		// calls Stop again, which logs the cancellation it returns.)
+		endLameDuck()
+		// nil when nothing was in flight, else the cancellation.
+		if err := <-stopped; err != nil {
+			assert.ErrorIs(t, err, context.Canceled)
+		}
+		rsp := get(healthClient(t, p), "/healthz")
+		assert.Equal(t, typhon.CodeUnavailable, typhon.ErrorCode(rsp.Error), "closed: %v", rsp.Error)
+	})
 }
 
 // healthClient returns a client of its own (new connections) speaking p,
 // whose idle connections close at the end of the test.
 func healthClient(t *testing.T, p typhontest.Protocol) typhon.Service {
-	tr := typhon.NewTransport()
-	if p == typhontest.H2C {
-		var protos http.Protocols
-		protos.SetUnencryptedHTTP2(true)
-		tr.Protocols = &protos
-	}
+	tr := p.Transport()
 	t.Cleanup(tr.CloseIdleConnections)
 	return typhon.NewClient(typhon.WithTransport(tr))
 }

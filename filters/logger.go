@@ -14,8 +14,8 @@ func WithLogger(l *slog.Logger) LoggerOption {
 	return LoggerOption{logger: l}
 }
 
-// LoggerOption is the option [WithLogger] returns. It is a [RecoverOption]
-// and a [TimeoutOption].
+// LoggerOption is the option [WithLogger] returns. It is a [LogOption], a
+// [RecoverOption], a [StackOption] and a [TimeoutOption].
 type LoggerOption struct{ logger *slog.Logger }
 
 // loggerOrDefault returns l, or slog.Default() when l is nil.

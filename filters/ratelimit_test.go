@@ -15,6 +15,7 @@ import (
 
 	"github.com/typhon-go/typhon"
 	"github.com/typhon-go/typhon/filters"
+	"github.com/typhon-go/typhon/testing/typhontest"
 )
 
 // rateLimitStep is one request of a scripted sequence: at offset after the
@@ -167,31 +168,28 @@ func rateLimitClientIP(req typhon.Request) string {
 // Retry-After header and never reaches the Service.
 func TestRateLimitOverNetwork(t *testing.T) {
 	t.Parallel()
-	for _, h2c := range []bool{false, true} {
-		t.Run(timeoutModeName(h2c), func(t *testing.T) {
-			t.Parallel()
-			arrivals := 0
-			svc := typhon.Service(func(req typhon.Request) typhon.Response {
-				arrivals++
-				return req.Response(nil)
-			}).Filter(filters.RateLimit(rate.Every(time.Hour), 2, filters.WithRateLimitKey(rateLimitClientIP)))
-			client, base := concurrencyServe(t, h2c, svc)
-			for i := range 5 {
-				rsp := typhon.NewRequest(t.Context(), "POST", base+"/", []byte("body")).SendVia(client).Response()
-				_, _ = io.Copy(io.Discard, rsp.Body)
-				rsp.Body.Close()
-				if i < 2 {
-					require.NoError(t, rsp.Error)
-					continue
-				}
-				assert.Equal(t, http.StatusTooManyRequests, rsp.StatusCode)
-				assert.Equal(t, typhon.CodeRateLimited, typhon.ErrorCode(rsp.Error))
-				ra := rsp.Header.Get("Retry-After")
-				assert.Contains(t, []string{"3600", "3599"}, ra, "Retry-After")
+	overNetwork(t, func(t *testing.T, p typhontest.Protocol) {
+		arrivals := 0
+		svc := typhon.Service(func(req typhon.Request) typhon.Response {
+			arrivals++
+			return req.Response(nil)
+		}).Filter(filters.RateLimit(rate.Every(time.Hour), 2, filters.WithRateLimitKey(rateLimitClientIP)))
+		srv := p.Listen(t, svc)
+		for i := range 5 {
+			rsp := typhon.NewRequest(t.Context(), "POST", srv.URL+"/", []byte("body")).SendVia(srv.Client).Response()
+			_, _ = io.Copy(io.Discard, rsp.Body)
+			rsp.Body.Close()
+			if i < 2 {
+				require.NoError(t, rsp.Error)
+				continue
 			}
-			assert.Equal(t, 2, arrivals)
-		})
-	}
+			assert.Equal(t, http.StatusTooManyRequests, rsp.StatusCode)
+			assert.Equal(t, typhon.CodeRateLimited, typhon.ErrorCode(rsp.Error))
+			ra := rsp.Header.Get("Retry-After")
+			assert.Contains(t, []string{"3600", "3599"}, ra, "Retry-After")
+		}
+		assert.Equal(t, 2, arrivals)
+	})
 }
 
 func TestRateLimitAllocs(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/typhon-go/typhon"
 	"github.com/typhon-go/typhon/filters"
+	"github.com/typhon-go/typhon/testing/typhontest"
 )
 
 var errRecoverSecret = errors.New("secret: database password rejected")
@@ -112,29 +113,26 @@ func TestRecoverAbortHandler(t *testing.T) {
 // internal_service without its text, and stays usable.
 func TestRecoverOverNetwork(t *testing.T) {
 	t.Parallel()
-	for _, h2c := range []bool{false, true} {
-		t.Run(timeoutModeName(h2c), func(t *testing.T) {
-			t.Parallel()
-			var log bytes.Buffer
-			logger := slog.New(slog.NewTextHandler(&log, nil))
-			svc := typhon.Service(func(req typhon.Request) typhon.Response {
-				if req.URL.Path == "/panic" {
-					panic("secret: boom")
-				}
-				return req.Response("ok")
-			}).Filter(filters.Recover(filters.WithLogger(logger)))
-			client, base := concurrencyServe(t, h2c, svc)
-			for range 3 {
-				rsp := typhon.NewRequest(t.Context(), "GET", base+"/panic", nil).SendVia(client).Response()
-				assert.Equal(t, http.StatusInternalServerError, rsp.StatusCode)
-				assert.Equal(t, typhon.CodeInternalService, typhon.ErrorCode(rsp.Error))
-				assert.NotContains(t, rsp.Error.Error(), "secret")
-				rsp.Body.Close()
-				var s string
-				require.NoError(t, typhon.NewRequest(t.Context(), "GET", base+"/", nil).SendVia(client).Response().Decode(&s))
+	overNetwork(t, func(t *testing.T, p typhontest.Protocol) {
+		var log bytes.Buffer
+		logger := slog.New(slog.NewTextHandler(&log, nil))
+		svc := typhon.Service(func(req typhon.Request) typhon.Response {
+			if req.URL.Path == "/panic" {
+				panic("secret: boom")
 			}
-		})
-	}
+			return req.Response("ok")
+		}).Filter(filters.Recover(filters.WithLogger(logger)))
+		srv := p.Listen(t, svc)
+		for range 3 {
+			rsp := typhon.NewRequest(t.Context(), "GET", srv.URL+"/panic", nil).SendVia(srv.Client).Response()
+			assert.Equal(t, http.StatusInternalServerError, rsp.StatusCode)
+			assert.Equal(t, typhon.CodeInternalService, typhon.ErrorCode(rsp.Error))
+			assert.NotContains(t, rsp.Error.Error(), "secret")
+			rsp.Body.Close()
+			var s string
+			require.NoError(t, typhon.NewRequest(t.Context(), "GET", srv.URL+"/", nil).SendVia(srv.Client).Response().Decode(&s))
+		}
+	})
 }
 
 func TestRecoverAllocs(t *testing.T) {

@@ -162,59 +162,56 @@ func TestRequestIDUnique(t *testing.T) {
 // ID, or the one A made; the response echoes it.
 func TestRequestIDAcrossHops(t *testing.T) {
 	t.Parallel()
-	for _, p := range []typhontest.Protocol{typhontest.HTTP1, typhontest.H2C} {
-		t.Run(p.String(), func(t *testing.T) {
-			t.Parallel()
-			var mu sync.Mutex
-			var seen []string
-			record := func(who string, req typhon.Request) {
-				mu.Lock()
-				defer mu.Unlock()
-				seen = append(seen, who+"="+typhon.RequestID(req.Context())+"/"+req.Header.Get(typhon.RequestIDHeader))
+	overNetwork(t, func(t *testing.T, p typhontest.Protocol) {
+		var mu sync.Mutex
+		var seen []string
+		record := func(who string, req typhon.Request) {
+			mu.Lock()
+			defer mu.Unlock()
+			seen = append(seen, who+"="+typhon.RequestID(req.Context())+"/"+req.Header.Get(typhon.RequestIDHeader))
+		}
+		c := p.Listen(t, typhon.Service(func(req typhon.Request) typhon.Response {
+			record("C", req)
+			return req.Response("c")
+		}).Filter(filters.RequestID))
+		next := func(req typhon.Request, who, url string, client typhon.Service) typhon.Response {
+			record(who, req)
+			var s string
+			if err := typhon.NewRequest(req.Context(), "GET", url, nil).SendVia(client).Response().Decode(&s); err != nil {
+				return typhon.Response{Error: err}
 			}
-			c := p.Listen(t, typhon.Service(func(req typhon.Request) typhon.Response {
-				record("C", req)
-				return req.Response("c")
-			}).Filter(filters.RequestID))
-			next := func(req typhon.Request, who, url string, client typhon.Service) typhon.Response {
-				record(who, req)
-				var s string
-				if err := typhon.NewRequest(req.Context(), "GET", url, nil).SendVia(client).Response().Decode(&s); err != nil {
-					return typhon.Response{Error: err}
-				}
-				return req.Response(who + s)
-			}
-			b := p.Listen(t, typhon.Service(func(req typhon.Request) typhon.Response {
-				return next(req, "B", c.URL+"/c", c.Client)
-			}).Filter(filters.RequestID))
-			a := p.Listen(t, typhon.Service(func(req typhon.Request) typhon.Response {
-				return next(req, "A", b.URL+"/b", b.Client)
-			}).Filter(filters.RequestID))
+			return req.Response(who + s)
+		}
+		b := p.Listen(t, typhon.Service(func(req typhon.Request) typhon.Response {
+			return next(req, "B", c.URL+"/c", c.Client)
+		}).Filter(filters.RequestID))
+		a := p.Listen(t, typhon.Service(func(req typhon.Request) typhon.Response {
+			return next(req, "A", b.URL+"/b", b.Client)
+		}).Filter(filters.RequestID))
 
-			for _, given := range []string{"edge-42", ""} {
-				mu.Lock()
-				seen = nil
-				mu.Unlock()
-				req := typhon.NewRequest(t.Context(), "GET", a.URL+"/a", nil)
-				if given != "" {
-					req.Header.Set(typhon.RequestIDHeader, given)
-				}
-				rsp := req.SendVia(a.Client).Response()
-				echoed := rsp.Header.Get(typhon.RequestIDHeader)
-				var body string
-				require.NoError(t, rsp.Decode(&body))
-				assert.Equal(t, "ABc", body)
-				if given != "" {
-					assert.Equal(t, given, echoed)
-				} else {
-					assert.Regexp(t, requestIDGenerated, echoed)
-				}
-				mu.Lock()
-				assert.Equal(t, []string{"A=" + echoed + "/" + echoed, "B=" + echoed + "/" + echoed, "C=" + echoed + "/" + echoed}, seen)
-				mu.Unlock()
+		for _, given := range []string{"edge-42", ""} {
+			mu.Lock()
+			seen = nil
+			mu.Unlock()
+			req := typhon.NewRequest(t.Context(), "GET", a.URL+"/a", nil)
+			if given != "" {
+				req.Header.Set(typhon.RequestIDHeader, given)
 			}
-		})
-	}
+			rsp := req.SendVia(a.Client).Response()
+			echoed := rsp.Header.Get(typhon.RequestIDHeader)
+			var body string
+			require.NoError(t, rsp.Decode(&body))
+			assert.Equal(t, "ABc", body)
+			if given != "" {
+				assert.Equal(t, given, echoed)
+			} else {
+				assert.Regexp(t, requestIDGenerated, echoed)
+			}
+			mu.Lock()
+			assert.Equal(t, []string{"A=" + echoed + "/" + echoed, "B=" + echoed + "/" + echoed, "C=" + echoed + "/" + echoed}, seen)
+			mu.Unlock()
+		}
+	})
 }
 
 // FuzzRequestID: whatever a caller sends, the ID the Service gets is valid,

@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"net"
-	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,48 +15,8 @@ import (
 
 	"github.com/typhon-go/typhon"
 	"github.com/typhon-go/typhon/filters"
+	"github.com/typhon-go/typhon/testing/typhontest"
 )
-
-// retryE2E is one end-to-end setting: a client transport in one protocol,
-// closed at the end of the test, and a way to serve a Service on loopback.
-type retryE2E struct {
-	t      *testing.T
-	tr     *http.Transport
-	client typhon.Service
-}
-
-// retryRunE2E runs f over HTTP/1.1 and h2c, as parallel subtests.
-func retryRunE2E(t *testing.T, f func(t *testing.T, e *retryE2E)) {
-	t.Helper()
-	for _, mode := range []string{"h1", "h2c"} {
-		t.Run(mode, func(t *testing.T) {
-			t.Parallel()
-			tr := typhon.NewTransport()
-			if mode == "h2c" {
-				var p http.Protocols
-				p.SetUnencryptedHTTP2(true)
-				tr.Protocols = &p
-			}
-			t.Cleanup(tr.CloseIdleConnections)
-			f(t, &retryE2E{t: t, tr: tr, client: typhon.NewClient(typhon.WithTransport(tr))})
-		})
-	}
-}
-
-// serve serves svc on a loopback port until the end of the test and
-// returns its base URL.
-func (e *retryE2E) serve(svc typhon.Service) string {
-	e.t.Helper()
-	srv, err := typhon.Listen(svc, "")
-	require.NoError(e.t, err)
-	e.t.Cleanup(func() {
-		e.tr.CloseIdleConnections()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = srv.Stop(ctx)
-	})
-	return "http://" + srv.Addr().String()
-}
 
 // retryE2EOpts keeps the backoff short: these tests run in real time.
 var retryE2EOpts = []filters.RetryOption{filters.WithBackoff(time.Millisecond, 5*time.Millisecond)}
@@ -82,9 +41,9 @@ func TestRetryOverNetwork(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			retryRunE2E(t, func(t *testing.T, e *retryE2E) {
+			overNetwork(t, func(t *testing.T, p typhontest.Protocol) {
 				var arrivals atomic.Int32
-				base := e.serve(func(req typhon.Request) typhon.Response {
+				srv := p.Listen(t, func(req typhon.Request) typhon.Response {
 					arrivals.Add(1)
 					return typhon.Response{Error: tt.err}
 				})
@@ -92,8 +51,8 @@ func TestRetryOverNetwork(t *testing.T) {
 				// test fast by allowing no wait past the backoff but for
 				// that one case.
 				opts := append([]filters.RetryOption{filters.WithMaxRetryAfter(time.Second)}, retryE2EOpts...)
-				client := e.client.Filter(filters.Retry(opts...))
-				rsp := client(typhon.NewRequest(t.Context(), tt.method, base+"/thing", map[string]string{"a": "b"}))
+				client := srv.Client.Filter(filters.Retry(opts...))
+				rsp := client(typhon.NewRequest(t.Context(), tt.method, srv.URL+"/thing", map[string]string{"a": "b"}))
 				require.Error(t, rsp.Error)
 				assert.Equal(t, tt.wantCode, typhon.ErrorCode(rsp.Error))
 				assert.Equal(t, tt.want, arrivals.Load(), "server arrivals")
@@ -105,16 +64,16 @@ func TestRetryOverNetwork(t *testing.T) {
 
 func TestRetryOverNetworkSuccess(t *testing.T) {
 	t.Parallel()
-	retryRunE2E(t, func(t *testing.T, e *retryE2E) {
+	overNetwork(t, func(t *testing.T, p typhontest.Protocol) {
 		var arrivals atomic.Int32
-		base := e.serve(func(req typhon.Request) typhon.Response {
+		srv := p.Listen(t, func(req typhon.Request) typhon.Response {
 			if arrivals.Add(1) < 3 {
 				return typhon.Response{Error: typhon.NewError(typhon.CodeUnavailable, "busy")}
 			}
 			return req.Response("third time")
 		})
-		client := e.client.Filter(filters.Retry(retryE2EOpts...))
-		rsp := client(typhon.NewRequest(t.Context(), "GET", base+"/thing", nil))
+		client := srv.Client.Filter(filters.Retry(retryE2EOpts...))
+		rsp := client(typhon.NewRequest(t.Context(), "GET", srv.URL+"/thing", nil))
 		var got string
 		require.NoError(t, rsp.Decode(&got))
 		assert.Equal(t, "third time", got)
@@ -126,19 +85,21 @@ func TestRetryOverNetworkSuccess(t *testing.T) {
 // so it is retried; every attempt dials.
 func TestRetryRefusedPort(t *testing.T) {
 	t.Parallel()
-	retryRunE2E(t, func(t *testing.T, e *retryE2E) {
+	overNetwork(t, func(t *testing.T, p typhontest.Protocol) {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		require.NoError(t, err)
 		addr := l.Addr().String()
 		require.NoError(t, l.Close())
 
 		var dials atomic.Int32
-		dial := e.tr.DialContext
-		e.tr.DialContext = func(ctx context.Context, network, address string) (net.Conn, error) {
+		tr := p.Transport()
+		t.Cleanup(tr.CloseIdleConnections)
+		dial := tr.DialContext
+		tr.DialContext = func(ctx context.Context, network, address string) (net.Conn, error) {
 			dials.Add(1)
 			return dial(ctx, network, address)
 		}
-		client := e.client.Filter(filters.Retry(retryE2EOpts...))
+		client := typhon.NewClient(typhon.WithTransport(tr)).Filter(filters.Retry(retryE2EOpts...))
 		rsp := client(typhon.NewRequest(t.Context(), "POST", "http://"+addr+"/orders", map[string]int{"qty": 1}))
 		require.True(t, typhon.NotProcessed(rsp.Error), "%v", rsp.Error)
 		assert.Equal(t, int32(3), dials.Load())
@@ -149,11 +110,11 @@ func TestRetryRefusedPort(t *testing.T) {
 // sent again, whole, after the server read it and answered 503.
 func TestRetryStreamedBodyOverNetwork(t *testing.T) {
 	t.Parallel()
-	retryRunE2E(t, func(t *testing.T, e *retryE2E) {
+	overNetwork(t, func(t *testing.T, p typhontest.Protocol) {
 		body := strings.Repeat("streamed body ", 1000) // 14,000 bytes
 		var mu sync.Mutex
 		var got []string
-		base := e.serve(func(req typhon.Request) typhon.Response {
+		srv := p.Listen(t, func(req typhon.Request) typhon.Response {
 			var b []byte
 			if err := req.Decode(&b); err != nil {
 				return typhon.Response{Error: err}
@@ -168,9 +129,9 @@ func TestRetryStreamedBodyOverNetwork(t *testing.T) {
 			return req.Response(len(b))
 		})
 		src := &retryStream{r: io.MultiReader(strings.NewReader(body[:7000]), strings.NewReader(body[7000:]))}
-		req := typhon.NewRequest(t.Context(), "PUT", base+"/blob", src)
+		req := typhon.NewRequest(t.Context(), "PUT", srv.URL+"/blob", src)
 		require.Nil(t, req.GetBody)
-		rsp := e.client.Filter(filters.Retry(retryE2EOpts...))(req)
+		rsp := srv.Client.Filter(filters.Retry(retryE2EOpts...))(req)
 		var n int
 		require.NoError(t, rsp.Decode(&n))
 		assert.Equal(t, len(body), n)
@@ -187,10 +148,10 @@ func TestRetryStreamedBodyOverNetwork(t *testing.T) {
 // cancelled on the server.
 func TestHedgeOverNetwork(t *testing.T) {
 	t.Parallel()
-	retryRunE2E(t, func(t *testing.T, e *retryE2E) {
+	overNetwork(t, func(t *testing.T, p typhontest.Protocol) {
 		var arrivals atomic.Int32
 		cancelled := make(chan struct{})
-		base := e.serve(func(req typhon.Request) typhon.Response {
+		srv := p.Listen(t, func(req typhon.Request) typhon.Response {
 			if arrivals.Add(1) == 1 {
 				select {
 				case <-req.Context().Done():
@@ -201,8 +162,8 @@ func TestHedgeOverNetwork(t *testing.T) {
 			}
 			return req.Response("backup")
 		})
-		client := e.client.Filter(filters.Hedge(filters.WithHedgeDelay(20 * time.Millisecond)))
-		rsp := client(typhon.NewRequest(t.Context(), "GET", base+"/q", nil))
+		client := srv.Client.Filter(filters.Hedge(filters.WithHedgeDelay(20 * time.Millisecond)))
+		rsp := client(typhon.NewRequest(t.Context(), "GET", srv.URL+"/q", nil))
 		var got string
 		require.NoError(t, rsp.Decode(&got))
 		assert.Equal(t, "backup", got)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/typhon-go/typhon"
 	"github.com/typhon-go/typhon/filters"
+	"github.com/typhon-go/typhon/testing/typhontest"
 )
 
 // throttleRand is a settable random source: it returns v.
@@ -64,7 +65,7 @@ func TestThrottleProbabilityMatchesFormula(t *testing.T) {
 				var below, above throttleRand
 				below.set(1)
 				above.set(1) // 1 is never below a probability: history builds without rejections
-				backend := &breakerBackend{}
+				backend := &scriptedBackend{}
 				thBelow := filters.NewThrottle(filters.WithThrottleK(tc.k), filters.WithThrottleRand(below.draw))
 				thAbove := filters.NewThrottle(filters.WithThrottleK(tc.k), filters.WithThrottleRand(above.draw))
 				svcBelow := typhon.Service(backend.serve).Filter(thBelow.Filter())
@@ -75,8 +76,8 @@ func TestThrottleProbabilityMatchesFormula(t *testing.T) {
 				}{{"", tc.accepted}, {typhon.CodeUnavailable, tc.rejected}} {
 					backend.set(step.code)
 					for range step.n {
-						breakerClose(svcBelow(breakerRequest(t.Context(), "h")))
-						breakerClose(svcAbove(breakerRequest(t.Context(), "h")))
+						closeBody(svcBelow(requestTo(t.Context(), "h")))
+						closeBody(svcAbove(requestTo(t.Context(), "h")))
 					}
 				}
 				n := float64(tc.accepted + tc.rejected)
@@ -87,9 +88,9 @@ func TestThrottleProbabilityMatchesFormula(t *testing.T) {
 				calls := backend.calls.Load()
 				below.set(p - 1e-9)
 				above.set(p + 1e-9)
-				rspBelow := svcBelow(breakerRequest(t.Context(), "h"))
-				rspAbove := svcAbove(breakerRequest(t.Context(), "h"))
-				breakerClose(rspAbove)
+				rspBelow := svcBelow(requestTo(t.Context(), "h"))
+				rspAbove := svcAbove(requestTo(t.Context(), "h"))
+				closeBody(rspAbove)
 				if p > 0 {
 					require.ErrorIs(t, rspBelow.Error, filters.ErrThrottled)
 					assert.True(t, typhon.NotProcessed(rspBelow.Error), "a local rejection is never sent")
@@ -100,7 +101,7 @@ func TestThrottleProbabilityMatchesFormula(t *testing.T) {
 				} else {
 					assert.NotErrorIs(t, rspBelow.Error, filters.ErrThrottled)
 					assert.Equal(t, calls+2, backend.calls.Load())
-					breakerClose(rspBelow)
+					closeBody(rspBelow)
 					assert.Zero(t, below.draws(), "no draw while the probability is 0")
 				}
 				assert.NotErrorIs(t, rspAbove.Error, filters.ErrThrottled)
@@ -127,16 +128,16 @@ func TestThrottleWhatCountsAsAccepted(t *testing.T) {
 	for _, tc := range cases {
 		t.Run("code "+tc.code, func(t *testing.T) {
 			t.Parallel()
-			backend := &breakerBackend{}
+			backend := &scriptedBackend{}
 			th := filters.NewThrottle(filters.WithThrottleK(1), filters.WithThrottleRand(func() float64 { return 1 }))
 			svc := typhon.Service(backend.serve).Filter(th.Filter())
 			// 10 rejections first, so that the probability shows the counts.
 			backend.set(typhon.CodeUnavailable)
 			for range 10 {
-				breakerClose(svc(breakerRequest(t.Context(), "h")))
+				closeBody(svc(requestTo(t.Context(), "h")))
 			}
 			backend.set(tc.code)
-			breakerClose(svc(breakerRequest(t.Context(), "h")))
+			closeBody(svc(requestTo(t.Context(), "h")))
 			requests, accepts := 10.0, 0.0
 			if tc.wantCounted {
 				requests++
@@ -182,16 +183,16 @@ func TestThrottleWindowSlides(t *testing.T) {
 func TestThrottleKeys(t *testing.T) {
 	t.Parallel()
 	th := filters.NewThrottle(filters.WithThrottleRand(func() float64 { return 0 }), filters.WithThrottleMaxKeys(2))
-	backend := &breakerBackend{}
+	backend := &scriptedBackend{}
 	backend.set(typhon.CodeRateLimited)
 	svc := typhon.Service(backend.serve).Filter(th.Filter())
-	breakerClose(svc(breakerRequest(t.Context(), "a:1")))
-	assert.ErrorIs(t, svc(breakerRequest(t.Context(), "a:1")).Error, filters.ErrThrottled)
+	closeBody(svc(requestTo(t.Context(), "a:1")))
+	assert.ErrorIs(t, svc(requestTo(t.Context(), "a:1")).Error, filters.ErrThrottled)
 	assert.Equal(t, int32(1), backend.calls.Load())
-	breakerClose(svc(breakerRequest(t.Context(), "b:1")))
+	closeBody(svc(requestTo(t.Context(), "b:1")))
 	assert.Equal(t, int32(2), backend.calls.Load(), "b:1 has counts of its own")
 	assert.Equal(t, 0.5, th.RejectProbability("b:1"))
-	breakerClose(svc(breakerRequest(t.Context(), "c:1"))) // forgets a:1, used least recently
+	closeBody(svc(requestTo(t.Context(), "c:1"))) // forgets a:1, used least recently
 	assert.Zero(t, th.RejectProbability("a:1"))
 	assert.Positive(t, th.RejectProbability("b:1"))
 }
@@ -206,65 +207,53 @@ func TestThrottleCustomRejectedAndKey(t *testing.T) {
 	require.NoError(t, err)
 	done(typhon.NewError(typhon.CodeUnavailable, "x")) // accepted under this rule
 	assert.Zero(t, th.RejectProbability("all"))
-	backend := &breakerBackend{}
+	backend := &scriptedBackend{}
 	backend.set(typhon.CodeInternalService)
 	svc := typhon.Service(backend.serve).Filter(th.Filter())
-	breakerClose(svc(breakerRequest(t.Context(), "x")))
-	breakerClose(svc(breakerRequest(t.Context(), "y")))
-	breakerClose(svc(breakerRequest(t.Context(), "z")))
+	closeBody(svc(requestTo(t.Context(), "x")))
+	closeBody(svc(requestTo(t.Context(), "y")))
+	closeBody(svc(requestTo(t.Context(), "z")))
 	assert.InDelta(t, throttleFormula(4, 1, 2), th.RejectProbability("all"), 1e-12)
 }
 
 func TestThrottleOptionsPanic(t *testing.T) {
 	t.Parallel()
-	for name, f := range map[string]func(){
+	panicsWithPrefix(t, map[string]func(){
 		"k":        func() { filters.WithThrottleK(0.5) },
 		"window":   func() { filters.WithThrottleWindow(0) },
 		"key":      func() { filters.WithThrottleKey(nil) },
 		"max keys": func() { filters.WithThrottleMaxKeys(0) },
 		"rand":     func() { filters.WithThrottleRand(nil) },
 		"rejected": func() { filters.WithThrottleRejected(nil) },
-	} {
-		t.Run(name, func(t *testing.T) {
-			defer func() {
-				r := recover()
-				require.NotNil(t, r)
-				assert.Contains(t, r, "filters: ")
-			}()
-			f()
-		})
-	}
+	})
 }
 
 func TestThrottleOverNetwork(t *testing.T) {
 	t.Parallel()
-	for _, h2c := range []bool{false, true} {
-		t.Run(map[bool]string{false: "h1", true: "h2c"}[h2c], func(t *testing.T) {
-			t.Parallel()
-			var arrivals atomic.Int32
-			client, base := breakerServe(t, h2c, func(req typhon.Request) typhon.Response {
-				arrivals.Add(1)
-				return typhon.ErrorResponse(req, typhon.NewError(typhon.CodeUnavailable, "overloaded").WithRetryAfter(time.Second))
-			})
-			r := rand.New(rand.NewPCG(1, 2)) // calls are sequential
-			svc := client.Filter(filters.AdaptiveThrottle(filters.WithThrottleRand(r.Float64)))
-			const calls = 1000
-			for range calls {
-				rsp := svc(typhon.NewRequest(t.Context(), http.MethodGet, base+"/", nil))
-				require.True(t, typhon.IsCode(rsp.Error, typhon.CodeUnavailable))
-				breakerClose(rsp)
-			}
-			// With no accepts, the i-th call goes out with probability 1/i:
-			// about ln(1000) + 0.58 = 7.5 arrivals are expected.
-			assert.Less(t, arrivals.Load(), int32(30), "a rejecting backend sees a trickle")
-			assert.Positive(t, arrivals.Load())
+	overNetwork(t, func(t *testing.T, p typhontest.Protocol) {
+		var arrivals atomic.Int32
+		srv := p.Listen(t, func(req typhon.Request) typhon.Response {
+			arrivals.Add(1)
+			return typhon.ErrorResponse(req, typhon.NewError(typhon.CodeUnavailable, "overloaded").WithRetryAfter(time.Second))
 		})
-	}
+		r := rand.New(rand.NewPCG(1, 2)) // calls are sequential
+		svc := srv.Client.Filter(filters.AdaptiveThrottle(filters.WithThrottleRand(r.Float64)))
+		const calls = 1000
+		for range calls {
+			rsp := svc(typhon.NewRequest(t.Context(), http.MethodGet, srv.URL+"/", nil))
+			require.True(t, typhon.IsCode(rsp.Error, typhon.CodeUnavailable))
+			closeBody(rsp)
+		}
+		// With no accepts, the i-th call goes out with probability 1/i:
+		// about ln(1000) + 0.58 = 7.5 arrivals are expected.
+		assert.Less(t, arrivals.Load(), int32(30), "a rejecting backend sees a trickle")
+		assert.Positive(t, arrivals.Load())
+	})
 }
 
 func BenchmarkThrottle(b *testing.B) {
 	svc := benchOKService().Filter(filters.AdaptiveThrottle())
-	req := breakerRequest(context.Background(), "backend:8080")
+	req := requestTo(context.Background(), "backend:8080")
 	b.ReportAllocs()
 	for b.Loop() {
 		svc(req)
@@ -277,14 +266,14 @@ func TestThrottleAndBreakerIgnoreEachOthersRejections(t *testing.T) {
 	t.Parallel()
 	t.Run("breaker outside a throttle", func(t *testing.T) {
 		t.Parallel()
-		backend := &breakerBackend{}
+		backend := &scriptedBackend{}
 		backend.set(typhon.CodeUnavailable)
 		b := filters.NewBreaker(filters.WithBreakerTrip(func(c filters.BreakerCounts) bool { return c.ConsecutiveFailures > 2 }))
 		th := filters.NewThrottle(filters.WithThrottleRand(func() float64 { return 0 }))
 		svc := typhon.Service(backend.serve).Filter(th.Filter()).Filter(b.Filter())
-		breakerClose(svc(breakerRequest(t.Context(), "h"))) // one real failure; the throttle now rejects
+		closeBody(svc(requestTo(t.Context(), "h"))) // one real failure; the throttle now rejects
 		for range 10 {
-			assert.ErrorIs(t, svc(breakerRequest(t.Context(), "h")).Error, filters.ErrThrottled)
+			assert.ErrorIs(t, svc(requestTo(t.Context(), "h")).Error, filters.ErrThrottled)
 		}
 		state, counts := b.State("h")
 		assert.Equal(t, filters.BreakerClosed, state)
@@ -293,16 +282,16 @@ func TestThrottleAndBreakerIgnoreEachOthersRejections(t *testing.T) {
 	})
 	t.Run("throttle outside a breaker", func(t *testing.T) {
 		t.Parallel()
-		backend := &breakerBackend{}
+		backend := &scriptedBackend{}
 		backend.set(typhon.CodeInternalService)
 		b := filters.NewBreaker()
 		th := filters.NewThrottle(filters.WithThrottleRand(func() float64 { return 1 }))
 		svc := typhon.Service(backend.serve).Filter(b.Filter()).Filter(th.Filter())
 		for range 6 {
-			breakerClose(svc(breakerRequest(t.Context(), "h"))) // accepted by the backend, failures for the breaker
+			closeBody(svc(requestTo(t.Context(), "h"))) // accepted by the backend, failures for the breaker
 		}
 		for range 10 {
-			assert.ErrorIs(t, svc(breakerRequest(t.Context(), "h")).Error, filters.ErrCircuitOpen)
+			assert.ErrorIs(t, svc(requestTo(t.Context(), "h")).Error, filters.ErrCircuitOpen)
 		}
 		assert.Zero(t, th.RejectProbability("h"), "6 requests, 6 accepts: the breaker's rejections are not counted")
 	})

@@ -17,6 +17,7 @@ import (
 
 	"github.com/typhon-go/typhon"
 	"github.com/typhon-go/typhon/filters"
+	"github.com/typhon-go/typhon/testing/typhontest"
 )
 
 // timeoutBody is a response body that records whether it was closed.
@@ -215,40 +216,30 @@ func TestTimeoutStreamedBody(t *testing.T) {
 // cut a body that net/http ties to the request's context.
 func TestTimeoutStreamedBodyOverNetwork(t *testing.T) {
 	t.Parallel()
-	for _, h2c := range []bool{false, true} {
-		t.Run(timeoutModeName(h2c), func(t *testing.T) {
-			t.Parallel()
-			const chunks = 20
-			srv := func(req typhon.Request) typhon.Response {
-				pr, pw := io.Pipe()
-				go func() {
-					for range chunks {
-						if _, err := pw.Write(bytes.Repeat([]byte("x"), 1024)); err != nil {
-							return
-						}
+	overNetwork(t, func(t *testing.T, p typhontest.Protocol) {
+		const chunks = 20
+		stream := func(req typhon.Request) typhon.Response {
+			pr, pw := io.Pipe()
+			go func() {
+				for range chunks {
+					if _, err := pw.Write(bytes.Repeat([]byte("x"), 1024)); err != nil {
+						return
 					}
-					pw.Close()
-				}()
-				rsp := typhon.NewResponse(req)
-				rsp.Body = pr
-				return rsp
-			}
-			client, base := concurrencyServe(t, h2c, srv)
-			rsp := client.Filter(filters.Timeout(30 * time.Second))(typhon.NewRequest(t.Context(), "GET", base+"/", nil))
-			require.NoError(t, rsp.Error)
-			b, err := io.ReadAll(rsp.Body)
-			require.NoError(t, err)
-			assert.Len(t, b, chunks*1024)
-			require.NoError(t, rsp.Body.Close())
-		})
-	}
-}
-
-func timeoutModeName(h2c bool) string {
-	if h2c {
-		return "h2c"
-	}
-	return "h1"
+				}
+				pw.Close()
+			}()
+			rsp := typhon.NewResponse(req)
+			rsp.Body = pr
+			return rsp
+		}
+		srv := p.Listen(t, stream)
+		rsp := srv.Client.Filter(filters.Timeout(30 * time.Second))(typhon.NewRequest(t.Context(), "GET", srv.URL+"/", nil))
+		require.NoError(t, rsp.Error)
+		b, err := io.ReadAll(rsp.Body)
+		require.NoError(t, err)
+		assert.Len(t, b, chunks*1024)
+		require.NoError(t, rsp.Body.Close())
+	})
 }
 
 // TestTimeoutPanic: a panic in the Service reaches the caller's goroutine,

@@ -52,15 +52,19 @@ var testCert = sync.OnceValues(func() (tls.Certificate, *x509.CertPool) {
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
 })
 
-// serverTLSConfig is a new TLS configuration serving the test certificate.
-func serverTLSConfig() *tls.Config {
-	cert, _ := testCert()
-	return &tls.Config{Certificates: []tls.Certificate{cert}}
-}
-
-// clientTLSConfig is a new TLS configuration that trusts the test
-// certificate, and nothing else.
-func clientTLSConfig() *tls.Config {
-	_, pool := testCert()
-	return &tls.Config{RootCAs: pool}
+// TLSConfigs returns new TLS configurations for a server that presents
+// typhontest's test certificate and for a client that trusts it, and
+// nothing else: the pair that [H2] servers and their clients use. The
+// certificate is self-signed, made once per process in memory, and valid
+// for 127.0.0.1, ::1, localhost and typhon.test from 1999 to 2100, so inside
+// a testing/synctest bubble too.
+//
+// Use them to serve or reach over TLS what [Protocol.NewServer] and
+// [Protocol.Listen] do not: a plain net/http server (httptest.Server's TLS
+// field), a typhon server on a listener of the test's own, a client of the
+// test's own. Each call returns new configurations, which the caller may
+// change. TLSConfigs is safe for concurrent use.
+func TLSConfigs() (server, client *tls.Config) {
+	cert, pool := testCert()
+	return &tls.Config{Certificates: []tls.Certificate{cert}}, &tls.Config{RootCAs: pool.Clone()}
 }

@@ -30,7 +30,10 @@
 // connection on an in-memory [Listener], with no port; [Listen] does the same
 // on a loopback port. Both come with a client that speaks their [Protocol],
 // and stop at the end of the test. [Run] runs an end-to-end test over each
-// Protocol, with a goroutine leak check after each.
+// Protocol, with a goroutine leak check after each. For what they do not
+// serve or send, [Protocol.Transport] is a client transport that speaks a
+// Protocol, and [TLSConfigs] the certificate H2 servers present with a
+// client configuration that trusts it.
 //
 // Failures are reported through [testing.TB]. The functions that cannot
 // return what they were asked for (NewRequest, Decode, NewServer, Listen,

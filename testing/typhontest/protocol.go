@@ -61,9 +61,22 @@ func (p Protocol) scheme() string {
 	return "http"
 }
 
-// transport returns a new client transport that speaks p, and only p, with
-// typhon's defaults (typhon.NewTransport).
-func (p Protocol) transport() *http.Transport {
+// Transport returns a new client transport that speaks p, and only p, with
+// typhon's defaults ([typhon.NewTransport]); for H2 it trusts the test
+// certificate that H2 servers present ([TLSConfigs]), and nothing else. It
+// is the transport a [Server]'s Client is built on, for a client of the
+// test's own: one that reaches several servers, or one behind a
+// RoundTripper of the test's. It dials the network, so it reaches servers
+// made by [Protocol.Listen] (or any other on a real socket), not in-memory
+// ones.
+//
+// The caller owns it: close its idle connections (CloseIdleConnections)
+// before the servers it reached stop, or an HTTP/2 server waits a moment for
+// it to leave. Transport panics if p is not HTTP1, H2C or H2.
+func (p Protocol) Transport() *http.Transport {
+	if !p.valid() {
+		panic("typhontest: Transport with unknown " + p.String())
+	}
 	tr := typhon.NewTransport()
 	var protos http.Protocols
 	switch p {
@@ -73,7 +86,7 @@ func (p Protocol) transport() *http.Transport {
 		protos.SetUnencryptedHTTP2(true)
 	case H2:
 		protos.SetHTTP2(true)
-		tr.TLSClientConfig = clientTLSConfig()
+		_, tr.TLSClientConfig = TLSConfigs()
 	}
 	tr.Protocols = &protos
 	return tr

@@ -85,7 +85,7 @@ func (p Protocol) NewServer(t testing.TB, svc typhon.Service, opts ...typhon.Ser
 		l.Close()
 		t.Fatalf("typhontest: cannot serve: %v", err)
 	}
-	tr := p.transport()
+	tr := p.Transport()
 	tr.DialContext = l.DialContext
 	return p.started(t, srv, tr, p.scheme()+"://"+memHost, log)
 }
@@ -117,7 +117,7 @@ func (p Protocol) Listen(t testing.TB, svc typhon.Service, opts ...typhon.Server
 	if err != nil {
 		t.Fatalf("typhontest: cannot listen: %v", err)
 	}
-	return p.started(t, srv, p.transport(), p.scheme()+"://"+srv.Addr().String(), log)
+	return p.started(t, srv, p.Transport(), p.scheme()+"://"+srv.Addr().String(), log)
 }
 
 // serverOptions puts typhontest's options before the caller's, which may
@@ -128,7 +128,7 @@ func (p Protocol) serverOptions(log *testLog, opts []typhon.ServerOption) []typh
 		typhon.WithHTTPServer(func(s *http.Server) {
 			s.ErrorLog = stdlog.New(log, "", 0)
 			if p == H2 {
-				s.TLSConfig = serverTLSConfig()
+				s.TLSConfig, _ = TLSConfigs()
 			}
 		}),
 	}
