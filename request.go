@@ -3,6 +3,7 @@ package typhon
 import (
 	"context"
 	"errors"
+	"io"
 	"mime"
 	"net/http"
 	"net/url"
@@ -54,19 +55,41 @@ func NewRequest(ctx context.Context, method, url string, body any) Request {
 	if method == "" {
 		method = http.MethodGet
 	}
-	x := &exchange{}
+	// A body held in memory shares the exchange record's allocation.
+	var x *exchange
+	var inMemory encodedBody
+	if _, stream := body.(io.Reader); body != nil && !stream {
+		if buf, isJSON, err := encodeBytes(body); err == nil && len(buf) > 0 {
+			xb := &exchangeBody{body: bytesBody{b: buf}}
+			x = &xb.exchange
+			inMemory = encodedBody{body: &xb.body, length: int64(len(buf)), buf: buf, json: isJSON}
+		}
+	}
+	if x == nil {
+		x = &exchange{}
+	}
 	hr, err := http.NewRequestWithContext(ctx, method, url, nil)
 	if err != nil {
 		hr = placeholderRequest(ctx, method)
 		x.err = WrapError(err, CodeInternalService, "typhon: invalid request: "+err.Error())
 	}
 	r := Request{Request: hr, x: x}
-	if body != nil {
+	switch {
+	case inMemory.body != nil:
+		r.setBody(inMemory)
+	case body != nil:
 		if err := r.Encode(body); err != nil && x.err == nil {
 			x.err = err
 		}
 	}
 	return r
+}
+
+// exchangeBody is the exchange record of a new Request and its in-memory
+// body, in one allocation.
+type exchangeBody struct {
+	exchange
+	body bytesBody
 }
 
 func placeholderRequest(ctx context.Context, method string) *http.Request {
@@ -165,6 +188,12 @@ func (r Request) Encode(v any) error {
 	if err != nil {
 		return WrapError(err, CodeInternalService, "typhon: cannot encode request body: "+err.Error())
 	}
+	r.setBody(eb)
+	return nil
+}
+
+// setBody makes eb r's body, closing the one before.
+func (r Request) setBody(eb encodedBody) {
 	if old := r.Body; old != nil && old != http.NoBody {
 		old.Close()
 	}
@@ -172,7 +201,6 @@ func (r Request) Encode(v any) error {
 	if eb.json && r.Header.Get("Content-Type") == "" {
 		r.Header.Set("Content-Type", contentTypeJSON)
 	}
-	return nil
 }
 
 // Decode reads the request body into v and closes it: *[]byte takes the
@@ -185,14 +213,15 @@ func (r Request) Decode(v any) error {
 	if r.Request == nil {
 		return NewError(CodeBadRequest, "typhon: Decode on zero Request")
 	}
-	if _, raw := v.(*[]byte); !raw && !isJSONMediaType(r.Header.Get("Content-Type"), true) {
+	_, raw := v.(*[]byte)
+	if !raw && !isJSONMediaType(r.Header.Get("Content-Type"), true) {
 		if r.Body != nil {
 			r.Body.Close()
 		}
 		mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 		return NewError(CodeUnsupportedMediaType, "cannot decode request body of type "+quoteMediaType(mt)+": expected application/json")
 	}
-	b, err := readBody(r.Body, r.ContentLength)
+	b, err := readBody(r.Body, r.ContentLength, !raw)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -217,6 +246,13 @@ func quoteMediaType(mt string) string {
 // [Response.Encode] does. A body that cannot be encoded gives an
 // internal_service error Response.
 func (r Request) Response(body any) Response {
+	if body != nil {
+		if _, stream := body.(io.Reader); !stream {
+			if buf, isJSON, err := encodeBytes(body); err == nil && len(buf) > 0 {
+				return newBodyResponse(r.Request, buf, isJSON)
+			}
+		}
+	}
 	rsp := NewResponse(r)
 	if body != nil {
 		if err := rsp.Encode(body); err != nil {

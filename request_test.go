@@ -491,3 +491,75 @@ func TestRequestFromHTTPRequest(t *testing.T) {
 	require.NoError(t, rsp.Decode(&n))
 	assert.Equal(t, 2, n)
 }
+
+// TestNewRequestMatchesEncode: NewRequest with a body gives the Request that
+// NewRequest without one followed by Encode gives, whatever the body is (it
+// takes a shorter path for in-memory bodies): the same headers, length,
+// bytes, replay and construction error.
+func TestNewRequestMatchesEncode(t *testing.T) {
+	t.Parallel()
+	for name, v := range map[string]func() any{
+		"struct":         func() any { return struct{ A int }{1} },
+		"string":         func() any { return "s" },
+		"bytes":          func() any { return []byte("raw") },
+		"empty bytes":    func() any { return []byte{} },
+		"bytes.Buffer":   func() any { return bytes.NewBufferString("buf") },
+		"strings.Reader": func() any { return strings.NewReader("sr") },
+		"reader":         func() any { return io.NopCloser(strings.NewReader("stream")) },
+		"unencodable":    func() any { return func() {} },
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			got := typhon.NewRequest(context.Background(), "POST", "http://svc/", v())
+			want := typhon.NewRequest(context.Background(), "POST", "http://svc/", nil)
+			wantErr := want.Encode(v())
+			assert.Equal(t, want.Header, got.Header)
+			assert.Equal(t, want.ContentLength, got.ContentLength)
+			assert.Equal(t, want.GetBody == nil, got.GetBody == nil)
+			sent := got.SendVia(func(req typhon.Request) typhon.Response { return req.Response(nil) }).Response()
+			assert.Equal(t, wantErr != nil, sent.Error != nil, "construction error")
+			if wantErr != nil {
+				return
+			}
+			if want.Body == nil || want.Body == http.NoBody {
+				assert.Equal(t, want.Body, got.Body)
+				return
+			}
+			wantBytes := readAllString(t, want.Body)
+			if got.GetBody != nil {
+				replay, err := got.GetBody()
+				require.NoError(t, err)
+				assert.Equal(t, wantBytes, readAllString(t, replay))
+			}
+			assert.Equal(t, wantBytes, readAllString(t, got.Body))
+		})
+	}
+}
+
+// TestDecodeInMemoryBody: an in-memory body is decoded without a copy, but
+// raw bytes decoded with *[]byte are the decoder's own, and the body is
+// done (read and closed) either way.
+func TestDecodeInMemoryBody(t *testing.T) {
+	t.Parallel()
+	src := []byte(`{"A":1}`)
+	req := typhon.NewRequest(context.Background(), "POST", "http://svc/", src)
+	var v struct{ A int }
+	require.NoError(t, req.Decode(&v))
+	assert.Equal(t, 1, v.A)
+	n, err := req.Body.Read(make([]byte, 1))
+	assert.Zero(t, n)
+	assert.Equal(t, io.EOF, err, "read to the end")
+
+	req = typhon.NewRequest(context.Background(), "POST", "http://svc/", src)
+	var raw []byte
+	require.NoError(t, req.Decode(&raw))
+	raw[0] = 'x'
+	assert.Equal(t, `{"A":1}`, string(src), "raw bytes are a copy")
+
+	var released atomic.Int32
+	rsp := typhon.OnBodyDone(req.Response([]byte(`{"A":2}`)), func() { released.Add(1) })
+	rsp.Header.Set("Content-Type", "application/json")
+	require.NoError(t, rsp.Decode(&v))
+	assert.Equal(t, 2, v.A)
+	assert.Equal(t, int32(1), released.Load(), "the body is done")
+}

@@ -1,6 +1,9 @@
 package typhon
 
-import "context"
+import (
+	"context"
+	"fmt"
+)
 
 // RequestIDHeader carries a request's ID from caller to server and back.
 const RequestIDHeader = "X-Request-Id"
@@ -12,13 +15,38 @@ type requestIDKey struct{}
 // context (unless [WithoutPropagation]); filters.RequestID puts the ID of
 // each inbound request there.
 func WithRequestID(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, requestIDKey{}, id)
+	if ctx == nil {
+		panic("cannot create context from nil parent") // as context.WithValue does
+	}
+	return &requestIDCtx{Context: ctx, id: id}
+}
+
+// requestIDCtx is context.WithValue(ctx, requestIDKey{}, id) in one
+// allocation where WithValue takes two (the string is boxed): it answers
+// requestIDKey{} with itself, and every other key as its parent does, so
+// that the context package still finds the parent's cancellation.
+type requestIDCtx struct {
+	context.Context
+	id string
+}
+
+func (c *requestIDCtx) Value(key any) any {
+	if _, ok := key.(requestIDKey); ok {
+		return c
+	}
+	return c.Context.Value(key)
+}
+
+func (c *requestIDCtx) String() string {
+	return fmt.Sprintf("%v.WithRequestID(%q)", c.Context, c.id)
 }
 
 // RequestID returns the request ID ctx carries, or "".
 func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey{}).(string)
-	return id
+	if c, ok := ctx.Value(requestIDKey{}).(*requestIDCtx); ok {
+		return c.id
+	}
+	return ""
 }
 
 // Inbound reports whether req came in through a server ([HTTPHandler] or

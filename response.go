@@ -49,6 +49,33 @@ func newHTTPResponse(req *http.Request, status int) *http.Response {
 	}
 }
 
+// bodyResponse is a Response's *http.Response and its in-memory body, in
+// one allocation.
+type bodyResponse struct {
+	rsp  http.Response
+	body bytesBody
+}
+
+// newBodyResponse returns a 200 Response to req with body buf (not empty),
+// as NewResponse and Encode make it, in one allocation fewer.
+func newBodyResponse(req *http.Request, buf []byte, isJSON bool) Response {
+	br := &bodyResponse{body: bytesBody{b: buf}}
+	br.rsp = http.Response{
+		StatusCode:    http.StatusOK,
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        make(http.Header),
+		Request:       req,
+		Body:          &br.body,
+		ContentLength: int64(len(buf)),
+	}
+	if isJSON {
+		br.rsp.Header.Set("Content-Type", contentTypeJSON)
+	}
+	return Response{Response: &br.rsp}
+}
+
 // normalize makes rsp fit to hand on: a non-nil *http.Response and Header,
 // a StatusCode, and the status of the error when Error is set.
 func normalize(rsp Response, req Request) Response {
@@ -113,14 +140,15 @@ func (r Response) Decode(v any) error {
 		return NewError(CodeBadGateway, "typhon: Decode on an empty Response")
 	}
 	if r.StatusCode >= 400 {
-		b, _ := readBody(r.Body, r.ContentLength)
+		b, _ := readBody(r.Body, r.ContentLength, false)
 		return errorFromBody(r.StatusCode, r.Header, b)
 	}
-	if _, raw := v.(*[]byte); !raw && !isJSONMediaType(r.Header.Get("Content-Type"), true) {
+	_, raw := v.(*[]byte)
+	if !raw && !isJSONMediaType(r.Header.Get("Content-Type"), true) {
 		r.closeBody()
 		return NewError(CodeBadGateway, "cannot decode response body of type "+quoteMediaType(r.Header.Get("Content-Type"))+": expected application/json")
 	}
-	b, err := readBody(r.Body, r.ContentLength)
+	b, err := readBody(r.Body, r.ContentLength, !raw)
 	if err != nil {
 		return WrapError(err, CodeBadGateway, "cannot read response body: "+err.Error())
 	}
@@ -139,10 +167,17 @@ func (r Response) closeBody() {
 // OnBodyDone returns rsp with its body wrapped so that f runs once, when the
 // body is read to EOF, fails, or is closed; at once when rsp has no body.
 // Filters use it to release what they hold for a call (a derived context, a
-// concurrency slot) only when the caller is done with the body.
+// concurrency slot) only when the caller is done with the body. The first f
+// on an in-memory body (one set by Encode or Response) costs no allocation.
 func OnBodyDone(rsp Response, f func()) Response {
 	if rsp.Response == nil || rsp.Body == nil || rsp.Body == http.NoBody {
 		f()
+		return rsp
+	}
+	if bb, ok := rsp.Body.(*bytesBody); ok && bb.onDone == nil {
+		// An in-memory body takes the first f itself: no wrapper to
+		// allocate, and the server still sees an in-memory body.
+		bb.onDone = f
 		return rsp
 	}
 	rsp.Body = &doneBody{rc: rsp.Body, f: f}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -286,6 +287,35 @@ func TestOnBodyDone(t *testing.T) {
 			},
 		},
 		{
+			name: "in-memory body read to EOF",
+			rsp:  func() typhon.Response { return inMemoryResponse("data") },
+			use: func(t *testing.T, rsp typhon.Response, calls *atomic.Int32) {
+				buf := make([]byte, 2)
+				_, err := io.ReadFull(rsp.Body, buf)
+				require.NoError(t, err)
+				assert.Zero(t, calls.Load(), "not done halfway")
+				assert.Equal(t, "ta", readAllString(t, rsp.Body))
+			},
+		},
+		{
+			name: "in-memory body closed unread",
+			rsp:  func() typhon.Response { return inMemoryResponse("unread") },
+			use: func(t *testing.T, rsp typhon.Response, calls *atomic.Int32) {
+				require.NoError(t, rsp.Body.Close())
+			},
+		},
+		{
+			name: "in-memory body io.Copy",
+			rsp:  func() typhon.Response { return inMemoryResponse("copied") },
+			use: func(t *testing.T, rsp typhon.Response, calls *atomic.Int32) {
+				var b bytes.Buffer
+				n, err := io.Copy(&b, rsp.Body)
+				require.NoError(t, err)
+				assert.Equal(t, int64(6), n)
+				assert.Equal(t, "copied", b.String())
+			},
+		},
+		{
 			name:       "no http response",
 			rsp:        func() typhon.Response { return typhon.Response{Error: errors.New("x")} },
 			wantAtOnce: true,
@@ -315,6 +345,39 @@ func TestOnBodyDone(t *testing.T) {
 			assert.Equal(t, int32(1), calls.Load(), "f runs exactly once")
 			_ = rsp.Body.Close()
 			assert.Equal(t, int32(1), calls.Load(), "still once after a later Close")
+		})
+	}
+}
+
+func inMemoryResponse(body string) typhon.Response {
+	return typhon.NewRequest(context.Background(), "GET", "http://svc/", nil).Response([]byte(body))
+}
+
+// TestOnBodyDoneTwice: filters stack their hooks on one body (an in-memory
+// one takes the first without a wrapper); each runs once, the innermost
+// first, and the server still writes the whole body.
+func TestOnBodyDoneTwice(t *testing.T) {
+	t.Parallel()
+	for _, use := range []string{"read", "close", "serve"} {
+		t.Run(use, func(t *testing.T) {
+			t.Parallel()
+			var order []string
+			rsp := inMemoryResponse("payload")
+			rsp = typhon.OnBodyDone(rsp, func() { order = append(order, "inner") })
+			rsp = typhon.OnBodyDone(rsp, func() { order = append(order, "outer") })
+			switch use {
+			case "read":
+				assert.Equal(t, "payload", readAllString(t, rsp.Body))
+			case "close":
+				require.NoError(t, rsp.Body.Close())
+			case "serve":
+				rec := httptest.NewRecorder()
+				typhon.HTTPHandler(func(typhon.Request) typhon.Response { return rsp }).
+					ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+				assert.Equal(t, "payload", rec.Body.String())
+			}
+			_ = rsp.Body.Close()
+			assert.Equal(t, []string{"inner", "outer"}, order)
 		})
 	}
 }
@@ -480,6 +543,43 @@ func TestErrorResponse(t *testing.T) {
 			assert.Equal(t, tc.wantCode, typhon.ErrorCode(rsp.Error))
 			assert.Equal(t, tc.wantStatus, rsp.StatusCode)
 			assert.Same(t, req.Request, rsp.Request)
+		})
+	}
+}
+
+// TestRequestResponseMatchesEncode: Request.Response(v) gives the Response
+// that NewResponse followed by Encode(v) gives, whatever v is (it takes a
+// shorter path for in-memory bodies).
+func TestRequestResponseMatchesEncode(t *testing.T) {
+	t.Parallel()
+	req := typhon.NewRequest(context.Background(), "GET", "http://svc/", nil)
+	for name, v := range map[string]func() any{
+		"struct":         func() any { return struct{ A int }{1} },
+		"string":         func() any { return "s" },
+		"bytes":          func() any { return []byte("raw") },
+		"empty bytes":    func() any { return []byte{} },
+		"bytes.Buffer":   func() any { return bytes.NewBufferString("buf") },
+		"strings.Reader": func() any { return strings.NewReader("sr") },
+		"reader":         func() any { return io.NopCloser(strings.NewReader("stream")) },
+		"unencodable":    func() any { return func() {} },
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			got := req.Response(v())
+			want := typhon.NewResponse(req)
+			if err := want.Encode(v()); err != nil {
+				want.Error, want.StatusCode = err, typhon.ErrorStatus(err)
+			}
+			assert.Equal(t, want.StatusCode, got.StatusCode)
+			assert.Equal(t, want.Header, got.Header)
+			assert.Equal(t, want.ContentLength, got.ContentLength)
+			assert.Equal(t, want.Error != nil, got.Error != nil)
+			assert.Same(t, req.Request, got.Request)
+			if want.Body == nil || want.Body == http.NoBody {
+				assert.Equal(t, want.Body, got.Body)
+				return
+			}
+			assert.Equal(t, readAllString(t, want.Body), readAllString(t, got.Body))
 		})
 	}
 }

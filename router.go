@@ -378,7 +378,10 @@ func (c *routerCore) serve(req Request) Response {
 		req.SetPathValue(k, v)
 	}
 	c.rctxPool.Put(rctx)
-	x.pattern = prefix + pattern
+	x.pattern = pattern
+	if prefix != "" { // only under a mount: a concatenation costs a call
+		x.pattern = prefix + pattern
+	}
 	if rt.mount {
 		x.mountPattern = prefix + strings.TrimSuffix(strings.TrimSuffix(pattern, "*"), "/")
 		x.mountPath = "/" + rest

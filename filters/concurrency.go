@@ -50,7 +50,8 @@ func WithConcurrencyRetryAfter(d time.Duration) ConcurrencyOption {
 //
 // ConcurrencyLimit panics if n < 1. The Filter is safe for concurrent use; an
 // admitted call allocates nothing but what typhon.OnBodyDone needs when the
-// Response has a body (one small wrapper).
+// Response has a body: nothing for an in-memory body, one small wrapper for
+// a streamed one.
 func ConcurrencyLimit(n int, opts ...ConcurrencyOption) typhon.Filter {
 	if n < 1 {
 		panic("filters: ConcurrencyLimit needs a limit of at least 1, got " + strconv.Itoa(n))

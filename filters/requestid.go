@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"math/rand/v2"
 	"net/http"
+	"unsafe"
 
 	"github.com/typhon-go/typhon"
 )
@@ -62,14 +63,15 @@ func requestID(req typhon.Request, svc typhon.Service) typhon.Response {
 		if validRequestID(typhon.RequestID(ctx)) {
 			return svc(req)
 		}
-		return svc(req.WithContext(typhon.WithRequestID(ctx, newRequestID())))
+		return svc(req.WithContext(typhon.WithRequestID(ctx, newRequestIDValues()[0])))
 	}
 	var id string
 	if len(vs) == 1 && validRequestID(vs[0]) {
 		id = vs[0]
 	} else {
-		id = newRequestID()
-		req.Header[typhon.RequestIDHeader] = []string{id}
+		vs = newRequestIDValues()
+		id = vs[0]
+		req.Header[typhon.RequestIDHeader] = vs
 	}
 	rsp := svc(req.WithContext(typhon.WithRequestID(ctx, id)))
 	if rsp.Response != nil {
@@ -109,10 +111,10 @@ func validRequestID(id string) bool {
 	return true
 }
 
-// newRequestID returns 128 random bits as 32 hex digits. math/rand/v2's
-// top-level functions use a per-thread ChaCha8 source: no lock, no system
-// call.
-func newRequestID() string {
+// newRequestIDValues returns a new request ID, 128 random bits as 32 hex
+// digits, as a one-value header slice. math/rand/v2's top-level functions use
+// a per-thread ChaCha8 source: no lock, no system call.
+func newRequestIDValues() []string {
 	var b [16]byte
 	for i := 0; i < len(b); i += 8 {
 		u := rand.Uint64()
@@ -120,7 +122,15 @@ func newRequestID() string {
 			b[i+j] = byte(u >> (8 * j))
 		}
 	}
-	var dst [32]byte
-	hex.Encode(dst[:], b[:])
-	return string(dst[:])
+	// One allocation holds the digits, the string and the slice: the
+	// string is made over the digits, which nothing writes again.
+	v := new(requestIDValues)
+	hex.Encode(v.digits[:], b[:])
+	v.vs[0] = unsafe.String(&v.digits[0], len(v.digits))
+	return v.vs[:]
+}
+
+type requestIDValues struct {
+	vs     [1]string
+	digits [32]byte
 }

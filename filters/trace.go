@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"reflect"
 	"sync/atomic"
+	"time"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -103,7 +104,14 @@ var traceUnsetPropagator = func() propagation.TextMapPropagator {
 // Spans come from the global TracerProvider unless [WithTracerProvider]
 // names one. With a no-op provider (go.opentelemetry.io/otel/trace/noop),
 // Trace does nothing: it passes the request on untouched, reads no headers,
-// writes none, and allocates nothing. Spans a sampler drops are still
+// writes none, and allocates nothing. While the global provider is otel's
+// default, before otel.SetTracerProvider (no SDK installed), Trace starts
+// no span (such spans record nothing) but still relays the trace context
+// and baggage: a server request's context gets what its headers carry, a
+// client request's headers what its context carries; a request with
+// neither costs a few tens of nanoseconds and no allocation. (otel's
+// eBPF auto-instrumentation, which hooks the spans of that default
+// provider, therefore sees none from Trace.) Spans a sampler drops are still
 // started, so that their context travels, but get no attributes past those
 // the sampler sees. The trace context travels as [WithPropagator] says;
 // Trace writes it into every outbound request, so leave it off clients that
@@ -137,8 +145,9 @@ func Trace(opts ...TraceOption) typhon.Filter {
 		o.applyTrace(&c)
 	}
 	t := &tracing{
-		tracers: newOTelLazy(c.tp, otel.GetTracerProvider, traceNewTracer),
-		prop:    c.prop,
+		tracers:  newOTelLazy(c.tp, otel.GetTracerProvider, traceNewTracer),
+		injected: !otelIsNil(c.tp),
+		prop:     c.prop,
 	}
 	if otelIsNil(c.prop) {
 		t.prop = nil
@@ -147,31 +156,86 @@ func Trace(opts ...TraceOption) typhon.Filter {
 }
 
 type tracing struct {
-	tracers *otelLazy[trace.TracerProvider, traceTracer]
-	prop    propagation.TextMapPropagator // nil: the global one
+	tracers  *otelLazy[trace.TracerProvider, traceTracer]
+	injected bool                          // a provider from WithTracerProvider
+	prop     propagation.TextMapPropagator // nil: the global one
 }
 
 // traceTracer is the Tracer of a provider, and whether it is a no-op one.
 type traceTracer struct {
+	tp     trace.TracerProvider
 	tracer trace.Tracer
 	noop   bool
+	// unset: tracer is one of otel's global delegate with no provider set
+	// (see traceIsUnset), as it was when built and last checked (checked:
+	// nanoseconds since traceEpoch).
+	unset   atomic.Bool
+	checked atomic.Int64
 }
 
+// traceTracerOptions are the options of Trace's Tracer, made once.
+var traceTracerOptions = []trace.TracerOption{trace.WithSchemaURL(semconv.SchemaURL)}
+
 func traceNewTracer(tp trace.TracerProvider) *traceTracer {
-	tr := tp.Tracer(otelScope, trace.WithSchemaURL(semconv.SchemaURL))
+	tr := tp.Tracer(otelScope, traceTracerOptions...)
 	_, isNoop := tr.(noop.Tracer)
-	return &traceTracer{tracer: tr, noop: isNoop}
+	t := &traceTracer{tp: tp, tracer: tr, noop: isNoop}
+	t.unset.Store(traceIsUnset(tr))
+	t.checked.Store(int64(time.Since(traceEpoch)))
+	return t
+}
+
+// traceIsUnset reports whether tr is a Tracer of otel's global
+// TracerProvider while no provider has been set: a delegate that starts
+// only non-recording spans, which carry their parent's span context and
+// nothing else, until otel.SetTracerProvider gives it a provider to
+// delegate to. Its type is internal to otel, so it is known by name.
+func traceIsUnset(tr trace.Tracer) bool {
+	t := reflect.TypeOf(tr)
+	return t != nil && t.Kind() == reflect.Pointer && t.Elem().Name() == "tracer" &&
+		t.Elem().PkgPath() == "go.opentelemetry.io/otel/internal/global"
+}
+
+var traceEpoch = time.Now()
+
+// relays reports whether Trace only relays the trace context: whether tr,
+// from the global provider, still has no provider to delegate to. A new
+// global provider is a new tr (the filter looks the global up on every
+// call); but a delegate keeps the Tracers it made before it got a provider,
+// and the global can be set back to it (as tests do), so its answer is
+// checked again once a second: asking costs a lock and a map lookup, too
+// much for every request.
+func (tr *traceTracer) relays() bool {
+	if !tr.unset.Load() {
+		return false
+	}
+	now := int64(time.Since(traceEpoch))
+	if now-tr.checked.Load() < int64(time.Second) {
+		return true
+	}
+	tr.checked.Store(now)
+	if traceIsUnset(tr.tp.Tracer(otelScope, traceTracerOptions...)) {
+		return true
+	}
+	tr.unset.Store(false)
+	return false
 }
 
 func (t *tracing) propagator() propagation.TextMapPropagator {
+	p, _ := t.propagatorW3C()
+	return p
+}
+
+// propagatorW3C returns the propagator in use, and whether it is traceW3C.
+func (t *tracing) propagatorW3C() (propagation.TextMapPropagator, bool) {
 	if t.prop != nil {
-		return t.prop
+		return t.prop, false
 	}
 	p := otel.GetTextMapPropagator()
 	if traceUnsetPropagator != nil && p == traceUnsetPropagator {
-		return traceW3C
+		return traceW3C, true
 	}
-	return p
+	return p, false
 }
 
 func (t *tracing) serve(req typhon.Request, svc typhon.Service) typhon.Response {
@@ -185,10 +249,47 @@ func (t *tracing) serve(req typhon.Request, svc typhon.Service) typhon.Response 
 	if req.Header == nil {
 		req.Header = make(http.Header)
 	}
+	if !t.injected && tr.relays() {
+		return t.relay(req, svc)
+	}
 	if typhon.Inbound(req) {
 		return t.server(tr.tracer, req, svc)
 	}
 	return t.client(tr.tracer, req, svc)
+}
+
+// relay passes the trace context and baggage on, starting no span, while
+// otel's global TracerProvider has none set: its spans would record nothing
+// and carry only their parent's span context, which relay passes on as they
+// would, without their cost (about ten allocations a call). A server
+// request's context gets what its headers carry, when they carry anything;
+// a client request's headers get what its context carries.
+func (t *tracing) relay(req typhon.Request, svc typhon.Service) typhon.Response {
+	prop, w3c := t.propagatorW3C()
+	if !typhon.Inbound(req) {
+		prop.Inject(req.Context(), traceCarrier(req.Header))
+		return svc(req)
+	}
+	if w3c && !traceHasW3C(req.Header) {
+		return svc(req) // nothing to extract
+	}
+	ctx := req.Context()
+	if ectx := prop.Extract(ctx, traceCarrier(req.Header)); !traceSameContext(ectx, ctx) {
+		req = req.WithContext(ectx)
+	}
+	return svc(req)
+}
+
+// traceHasW3C reports whether h carries a W3C trace context or baggage.
+func traceHasW3C(h http.Header) bool {
+	return len(h["Traceparent"]) > 0 || len(h["Baggage"]) > 0
+}
+
+// traceSameContext reports whether a and b are the same context, without
+// the panic of == on two values of one uncomparable type.
+func traceSameContext(a, b context.Context) bool {
+	t := reflect.TypeOf(a)
+	return t == reflect.TypeOf(b) && t.Comparable() && a == b
 }
 
 func (t *tracing) server(tracer trace.Tracer, req typhon.Request, svc typhon.Service) typhon.Response {

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -487,6 +488,51 @@ func TestTraceNoopAllocatesNothing(t *testing.T) {
 		allocs := testing.AllocsPerRun(100, func() { f(req, ok) })
 		assert.Zero(t, allocs, name)
 	}
+}
+
+// Before any provider is set, otel's global one starts only non-recording
+// spans: Trace starts none, but relays the trace context and baggage from a
+// server request's headers to the calls made with its context, and costs
+// nothing for a request that carries neither. Other tests set the global
+// provider, so this one skips when it runs after them (-shuffle).
+func TestTraceUnsetGlobalProviderRelays(t *testing.T) {
+	if tr := reflect.TypeOf(otel.GetTracerProvider().Tracer("probe")); tr.Kind() != reflect.Pointer ||
+		tr.Elem().PkgPath() != "go.opentelemetry.io/otel/internal/global" {
+		t.Skip("a global TracerProvider has been set")
+	}
+	f := filters.Trace()
+	var sent http.Header
+	var inner trace.SpanContext
+	downstream := typhon.Service(func(req typhon.Request) typhon.Response {
+		sent = req.Header
+		return req.Response(nil)
+	}).Filter(f)
+	svc := func(req typhon.Request) typhon.Response {
+		inner = trace.SpanContextFromContext(req.Context())
+		return downstream(typhon.NewRequest(req.Context(), "GET", "http://next.internal/", nil))
+	}
+	server := traceInbound(t, "GET", "/users/1", http.Header{"Traceparent": {traceParentHdr}, "Baggage": {"user=alice"}})
+	f(server, svc)
+	assert.Equal(t, traceTraceID, inner.TraceID().String())
+	assert.True(t, inner.IsRemote())
+	assert.Equal(t, traceParentHdr, sent.Get("Traceparent"), "the caller's context, relayed")
+	assert.Equal(t, "user=alice", sent.Get("Baggage"))
+
+	if !testing.Short() {
+		ok := benchOKService()
+		plain := traceInbound(t, "GET", "/users/1", nil)
+		assert.Zero(t, testing.AllocsPerRun(100, func() { f(plain, ok) }), "server, nothing to relay")
+		client := typhon.NewRequest(context.Background(), "GET", "http://users.internal/", nil)
+		assert.Zero(t, testing.AllocsPerRun(100, func() { f(client, ok) }), "client, nothing to relay")
+	}
+
+	// Once a provider is set, the same filter starts spans.
+	prev := otel.GetTracerProvider()
+	t.Cleanup(func() { otel.SetTracerProvider(prev) })
+	rec := traceNewRecorder(t)
+	otel.SetTracerProvider(rec)
+	f(traceInbound(t, "GET", "/users/1", nil), benchOKService())
+	assert.Len(t, rec.spans(), 1)
 }
 
 // Without options, Trace uses the global provider and propagator, looked
