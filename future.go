@@ -87,6 +87,15 @@ func callSafely(svc Service, req Request) (rsp Response) {
 	return normalize(svc(req), req)
 }
 
+// ContextError returns the error of a call that ctx cut short, once ctx is
+// done: timeout for a deadline, canceled otherwise, with the context's
+// error (and its cause) underneath, so that errors.Is(err,
+// context.DeadlineExceeded) or context.Canceled holds. Filters that stop
+// waiting for a call answer with it.
+func ContextError(ctx context.Context) *Error {
+	return contextError(ctx, nil)
+}
+
 // contextError is the error of a call cut short by ctx: timeout or canceled,
 // with a cause that joins the context's error (so errors.Is(err,
 // context.DeadlineExceeded) holds) and the transport's error, if any.

@@ -251,3 +251,20 @@ func TestSendViaConcurrentResponse(t *testing.T) {
 	}
 	assert.Same(t, got[0].Response, f.Response().Response)
 }
+
+func TestContextError(t *testing.T) {
+	t.Parallel()
+	expired, cancel := context.WithDeadline(context.Background(), time.Unix(1, 0))
+	defer cancel()
+	canceled, cancel2 := context.WithCancelCause(context.Background())
+	cancel2(errors.New("caller left"))
+
+	err := typhon.ContextError(expired)
+	assert.True(t, typhon.IsCode(err, typhon.CodeTimeout))
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+
+	err = typhon.ContextError(canceled)
+	assert.True(t, typhon.IsCode(err, typhon.CodeCanceled))
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.ErrorContains(t, errors.Unwrap(err), "caller left", "the cause is kept")
+}

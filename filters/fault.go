@@ -2,7 +2,6 @@ package filters
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -229,21 +228,6 @@ func faultSleep(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	case <-ctx.Done():
-		return faultContextError(ctx)
+		return typhon.ContextError(ctx)
 	}
-}
-
-// faultContextError is the error of a call cut short by ctx: timeout for a
-// deadline, canceled otherwise, with the context's error (and its cause)
-// underneath, so errors.Is(err, context.DeadlineExceeded) holds.
-func faultContextError(ctx context.Context) error {
-	err := ctx.Err()
-	cause := err
-	if c := context.Cause(ctx); c != nil && c != err {
-		cause = errors.Join(err, c)
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		return typhon.WrapError(cause, typhon.CodeTimeout, "deadline exceeded")
-	}
-	return typhon.WrapError(cause, typhon.CodeCanceled, "request canceled")
 }

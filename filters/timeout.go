@@ -2,7 +2,6 @@ package filters
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -58,7 +57,7 @@ func Timeout(d time.Duration, opts ...TimeoutOption) typhon.Filter {
 		parent := req.Context()
 		if parent.Err() != nil {
 			closeRequestBody(req)
-			return typhon.ErrorResponse(req, timeoutContextError(parent))
+			return typhon.ErrorResponse(req, typhon.ContextError(parent))
 		}
 		ctx, cancel := context.WithTimeout(parent, d)
 		call := &timeoutCall{done: make(chan struct{})}
@@ -72,7 +71,7 @@ func Timeout(d time.Duration, opts ...TimeoutOption) typhon.Filter {
 			<-call.done // the result came in just now: it wins
 			return call.result(cancel)
 		}
-		err := timeoutContextError(ctx)
+		err := typhon.ContextError(ctx)
 		cancel()
 		return typhon.ErrorResponse(req, err)
 	}
@@ -132,21 +131,6 @@ func (c *timeoutCall) result(cancel context.CancelFunc) typhon.Response {
 		panic(c.panicked)
 	}
 	return typhon.OnBodyDone(c.rsp, cancel)
-}
-
-// timeoutContextError is the error of a call cut short by ctx: timeout for a
-// deadline, canceled otherwise, with the context's error (and its cause) as
-// the cause, so errors.Is(err, context.DeadlineExceeded) holds.
-func timeoutContextError(ctx context.Context) error {
-	err := ctx.Err()
-	cause := err
-	if c := context.Cause(ctx); c != nil && c != err {
-		cause = errors.Join(err, c)
-	}
-	if err == context.DeadlineExceeded {
-		return typhon.WrapError(cause, typhon.CodeTimeout, "deadline exceeded")
-	}
-	return typhon.WrapError(cause, typhon.CodeCanceled, "request canceled")
 }
 
 // closeRequestBody closes the body of a request a filter answers without
