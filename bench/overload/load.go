@@ -2,14 +2,12 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"slices"
 	"sync"
 	"time"
 
 	"github.com/typhon-go/typhon"
-	"github.com/typhon-go/typhon/filters"
 )
 
 // config is one setting of the load test.
@@ -21,8 +19,11 @@ type config struct {
 	unloaded       time.Duration // unloaded phase
 	unloadedFactor float64       // unloaded load, as a multiple of capacity
 	maxInflight    int           // bound on the generator's goroutines
+	conns          int           // bound on the client's HTTP/1.1 connections (0: none)
 	h2c            bool
 	limiter        string // "static" or "adaptive"
+	inProcess      bool   // serve in this process, not in a child process
+	pin            bool   // pin the child process to CPU 0 (taskset)
 }
 
 // result is what one run measured.
@@ -36,39 +37,22 @@ type result struct {
 	firstErr                 error   // the first error of the overload phase, if any
 	unloadedMisses           int     // unloaded requests shed or failed
 	cpu                      float64 // CPU this process used over both phases, in cores
+	serverCPU                float64 // CPU the server process used over both phases, in cores (0 in process)
 }
 
-// run serves the handler behind the limiter on loopback, measures an
-// unloaded phase and an overload phase, and stops everything it started.
+// run starts the server (see startTarget), measures an unloaded phase and
+// an overload phase against it, and stops everything it started.
 func run(cfg config) (result, error) {
-	var limiter typhon.Filter
-	switch cfg.limiter {
-	case "static":
-		limiter = filters.ConcurrencyLimit(cfg.limit)
-	case "adaptive":
-		limiter = filters.AdaptiveLimit(filters.WithAdaptiveLimits(max(cfg.limit/4, 1), cfg.limit),
-			filters.WithAdaptiveInitialLimit(cfg.limit))
-	default:
-		return result{}, fmt.Errorf("unknown limiter %q", cfg.limiter)
-	}
-	work := cfg.work
-	handler := typhon.Service(func(req typhon.Request) typhon.Response {
-		t := time.NewTimer(work)
-		defer t.Stop()
-		select {
-		case <-t.C:
-			return req.Response("ok")
-		case <-req.Context().Done():
-			return typhon.ErrorResponse(req, req.Context().Err())
-		}
-	})
-	srv, err := typhon.Listen(handler.Filter(limiter), "127.0.0.1:0")
+	tg, err := startTarget(cfg)
 	if err != nil {
 		return result{}, err
 	}
 	tr := typhon.NewTransport()
 	tr.MaxIdleConnsPerHost = cfg.maxInflight
 	tr.MaxIdleConns = cfg.maxInflight
+	if cfg.conns > 0 {
+		tr.MaxConnsPerHost = cfg.conns
+	}
 	if cfg.h2c {
 		var p http.Protocols
 		p.SetUnencryptedHTTP2(true)
@@ -76,17 +60,26 @@ func run(cfg config) (result, error) {
 	}
 	defer func() {
 		tr.CloseIdleConnections()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = srv.Stop(ctx)
+		_ = tg.Close()
 		tr.CloseIdleConnections()
 	}()
 	client := typhon.NewClient(typhon.WithTransport(tr))
-	url := "http://" + srv.Addr().String() + "/"
+	url := "http://" + tg.Addr() + "/"
 	capacity := float64(cfg.limit) / cfg.work.Seconds()
 
-	generate(client, url, capacity*cfg.unloadedFactor, 500*time.Millisecond, cfg.maxInflight) // warm-up: connections, pools
+	// Warm-up: code paths, pools, and the connections the overload phase
+	// will use. Over HTTP/1.1 each request in flight needs a connection of
+	// its own: without this, the step to 4x load would open them all at
+	// once, and the dial storm (measured at 50-600 ms of extra latency in
+	// the first tenth of a second) would time the client's connection
+	// set-up, not the server's shedding.
+	generate(client, url, capacity*cfg.unloadedFactor, 300*time.Millisecond, cfg.maxInflight)
+	generate(client, url, capacity*cfg.factor, 500*time.Millisecond, cfg.maxInflight)
 	cpu0, wall0 := cpuTime(), time.Now()
+	srvCPU0, err := tg.CPU()
+	if err != nil {
+		return result{}, err
+	}
 	unloaded := generate(client, url, capacity*cfg.unloadedFactor, cfg.unloaded, cfg.maxInflight)
 	loaded := generate(client, url, capacity*cfg.factor, cfg.duration, cfg.maxInflight)
 
@@ -103,7 +96,15 @@ func run(cfg config) (result, error) {
 	}
 	r.firstErr = loaded.firstErr
 	r.unloadedMisses = len(unloaded.shed) + unloaded.errors + unloaded.notStarted
-	r.cpu = float64(cpuTime()-cpu0) / float64(time.Since(wall0))
+	wall := float64(time.Since(wall0))
+	srvCPU1, err := tg.CPU()
+	if err != nil {
+		return result{}, err
+	}
+	r.cpu = float64(cpuTime()-cpu0) / wall
+	if !cfg.inProcess {
+		r.serverCPU = float64(srvCPU1-srvCPU0) / wall
+	}
 	return r, nil
 }
 
@@ -210,5 +211,6 @@ func median(rs []result) result {
 		ratio:          pick(func(r result) float64 { return r.ratio }),
 		unloadedMisses: int(pick(func(r result) float64 { return float64(r.unloadedMisses) })),
 		cpu:            pick(func(r result) float64 { return r.cpu }),
+		serverCPU:      pick(func(r result) float64 { return r.serverCPU }),
 	}
 }

@@ -8,17 +8,25 @@
 //	go run ./overload                 # HTTP/1.1 and h2c, static and adaptive limit, 3 runs of 3 s
 //	go run ./overload -runs 5 -d 5s -proto h2c -limiter static
 //
-// Everything runs in this process, on 127.0.0.1, and stops after
-// runs × (warm-up + unloaded + overload) time.
+// The server runs in a child process (this program with -serve), pinned to
+// CPU 0 with taskset where it is there, and the load generator in this
+// process on CPU 1, as load.sh does: a generator keeping thousands of
+// requests in flight would otherwise take the server's CPU and its own
+// scheduling delays would show up as the server's latency. -inprocess runs
+// both in one process, unpinned. Everything is on 127.0.0.1 and stops after
+// runs × (warm-up + unloaded + overload) time; the child stops when this
+// process closes its input, or after 15 minutes.
 package main
 
 import (
+	"cmp"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -36,12 +44,33 @@ func main() {
 	flag.DurationVar(&cfg.unloaded, "unloaded", 2*time.Second, "unloaded phase length")
 	flag.Float64Var(&cfg.unloadedFactor, "unloaded-factor", 0.25, "unloaded load, as a multiple of capacity")
 	flag.IntVar(&cfg.maxInflight, "max-inflight", 4096, "most requests the generator keeps in flight")
+	flag.IntVar(&cfg.conns, "conns", 256, "most connections the client opens (HTTP/1.1: one per request in flight; 0 for no bound)")
 	runs := flag.Int("runs", 3, "runs per setting; the table shows medians")
 	flag.StringVar(&protos, "proto", "h1,h2c", "protocols: h1, h2c")
 	flag.StringVar(&limiters, "limiter", "static,adaptive", "limiters: static (filters.ConcurrencyLimit), adaptive (filters.AdaptiveLimit capped at -limit)")
 	verbose := flag.Bool("v", false, "print each run")
+	serveMode := flag.Bool("serve", false, "be the server process: print its address, answer \"cpu\" lines, stop at end of input")
+	flag.BoolVar(&cfg.inProcess, "inprocess", false, "serve in this process, unpinned, instead of a pinned child process")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of all runs to this file")
 	flag.Parse()
+	if *serveMode {
+		cfg.limiter = limiters // one, from the parent
+		if err := serve(cfg, os.Stdin, os.Stdout, 15*time.Minute); err != nil {
+			fmt.Fprintln(os.Stderr, "overload -serve:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if !cfg.inProcess {
+		pinned, err := pinSelf()
+		if pinned {
+			if err != nil {
+				os.Exit(1) // the pinned run printed why
+			}
+			return
+		}
+		cfg.pin = os.Getenv("OVERLOAD_PINNED") != ""
+	}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err == nil {
@@ -90,16 +119,27 @@ func printTable(w io.Writer, cfg config, runs int, rows []row, load0 string) {
 	capacity := float64(cfg.limit) / cfg.work.Seconds()
 	fmt.Fprintf(w, "Handler %v, limit %d (capacity %.0f req/s), offered %.0fx = %.0f req/s for %v; medians of %d runs.\n\n",
 		cfg.work, cfg.limit, capacity, cfg.factor, cfg.factor*capacity, cfg.duration, runs)
-	fmt.Fprintln(w, "| proto | limiter | admitted/s | shed/s | errors | shed p50 | shed p99 | admitted p50 | admitted p99 | unloaded p99 | admitted p99 / unloaded p99 | CPU (cores) |")
-	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| proto | limiter | admitted/s | shed/s | errors | shed p50 | shed p99 | admitted p50 | admitted p99 | unloaded p99 | admitted p99 / unloaded p99 | server CPU | generator CPU |")
+	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range rows {
-		fmt.Fprintf(w, "| %s | %s | %.0f | %.0f | %d | %s | %s | %s | %s | %s | %.2f | %.2f |\n",
+		srvCPU := "in process"
+		if !cfg.inProcess {
+			srvCPU = fmt.Sprintf("%.2f", r.r.serverCPU)
+		}
+		fmt.Fprintf(w, "| %s | %s | %.0f | %.0f | %d | %s | %s | %s | %s | %s | %.2f | %s | %.2f |\n",
 			r.proto, r.limiter, r.r.admittedRate, r.r.shedRate, r.r.errors,
-			ms(r.r.shedP50), ms(r.r.shedP99), ms(r.r.admittedP50), ms(r.r.admittedP99), ms(r.r.unloadedP99), r.r.ratio, r.r.cpu)
+			ms(r.r.shedP50), ms(r.r.shedP99), ms(r.r.admittedP50), ms(r.r.admittedP99), ms(r.r.unloadedP99), r.r.ratio, srvCPU, r.r.cpu)
 	}
-	fmt.Fprintf(w, "\nTargets: shed p99 < 5 ms; admitted p99 < 2x unloaded p99. %d CPUs; load average before/after: %s / %s.\n",
-		runtime.NumCPU(), load0, loadAvg())
-	fmt.Fprintln(w, "errors: overload-phase answers neither 200 nor shed, plus requests the generator could not start (at its in-flight bound); CPU: cores this process used.")
+	fmt.Fprintf(w, "\nTargets: shed p99 < 5 ms; admitted p99 < 2x unloaded p99. %s CPUs; load average before/after: %s / %s.\n",
+		cmp.Or(os.Getenv("OVERLOAD_NCPU"), strconv.Itoa(runtime.NumCPU())), load0, loadAvg())
+	setup := "server in a child process pinned to CPU 0, load generator on CPU 1"
+	if !cfg.pin {
+		setup = "server in a child process, unpinned (no taskset)"
+	}
+	if cfg.inProcess {
+		setup = "server and load generator in one process, unpinned"
+	}
+	fmt.Fprintf(w, "Setup: %s. errors: overload-phase answers neither 200 nor shed, plus requests the generator could not start (at its in-flight bound); CPU: cores used over both phases.\n", setup)
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }
