@@ -36,6 +36,13 @@ func FromHandler(h http.Handler, opts ...HandlerOption) Service {
 		if err := req.err(); err != nil {
 			return normalize(Response{Error: err}, req)
 		}
+		if req.x != nil {
+			// The Router keeps path values with the Request; h reads them
+			// from the *http.Request.
+			for _, p := range req.x.params {
+				req.Request.SetPathValue(p.name, p.value)
+			}
+		}
 		w := &handlerWriter{
 			req:    req.Request,
 			logger: logger,

@@ -115,7 +115,8 @@ type handler struct {
 // with room for the request body's read-error tracker, to save an allocation.
 type inboundExchange struct {
 	exchange
-	body trackedBody
+	body   trackedBody
+	params [2]pathParam // room for a route's first path values
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -143,6 +144,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r = r.WithContext(ctx)
 	}
 	ix := &inboundExchange{exchange: exchange{inbound: true}}
+	ix.exchange.params = ix.params[:0]
 	var tracked *trackedBody
 	if r.Body != nil && r.Body != http.NoBody {
 		if n := h.cfg.maxBodyBytes; n > 0 {

@@ -7,6 +7,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -40,6 +41,49 @@ type exchange struct {
 	mountPath    string
 	mounted      bool
 	inbound      bool // came in through HTTPHandler: the server side
+	// params are the path values set through Request.SetPathValue (by a
+	// Router), in the order set; the last of a name wins.
+	params []pathParam
+}
+
+type pathParam struct{ name, value string }
+
+// PathValue returns the value of the path wildcard name in the pattern that
+// matched the request: set by a [Router] (or [Request.SetPathValue]), or
+// else by whatever routed the *http.Request (http.ServeMux), as
+// http.Request.PathValue returns it. It returns "" if there is none, and for
+// the zero Request.
+func (r Request) PathValue(name string) string {
+	if r.x != nil {
+		for i := len(r.x.params) - 1; i >= 0; i-- {
+			if r.x.params[i].name == name {
+				return r.x.params[i].value
+			}
+		}
+	}
+	if r.Request == nil {
+		return ""
+	}
+	return r.Request.PathValue(name)
+}
+
+// SetPathValue sets name to value, so that r.PathValue(name) returns
+// value, and so do the copies of r that share its exchange. The value is
+// kept with the Request rather than in the *http.Request, where setting it
+// costs a map: an http.Handler that FromHandler serves sees it with
+// http.Request.PathValue all the same.
+func (r *Request) SetPathValue(name, value string) {
+	r.exchange().setPathValue(name, value)
+}
+
+func (x *exchange) setPathValue(name, value string) {
+	for i := len(x.params) - 1; i >= 0; i-- {
+		if x.params[i].name == name {
+			x.params[i].value = value
+			return
+		}
+	}
+	x.params = append(x.params, pathParam{name, value})
 }
 
 // NewRequest returns a Request for method and url with body encoded as
@@ -149,6 +193,7 @@ func (r Request) Clone(ctx context.Context) Request {
 		// A clone made between a Router's mount and the Router mounted
 		// there (by a retry, say) is still routed below the mount point.
 		x.mounted, x.mountPath, x.mountPattern = r.x.mounted, r.x.mountPath, r.x.mountPattern
+		x.params = slices.Clone(r.x.params)
 	}
 	return Request{Request: c, x: x}
 }

@@ -49,11 +49,12 @@ func newHTTPResponse(req *http.Request, status int) *http.Response {
 	}
 }
 
-// bodyResponse is a Response's *http.Response and its in-memory body, in
-// one allocation.
+// bodyResponse is a Response's *http.Response, its in-memory body and the
+// value of its Content-Type header, in one allocation.
 type bodyResponse struct {
 	rsp  http.Response
 	body bytesBody
+	ct   [1]string
 }
 
 // newBodyResponse returns a 200 Response to req with body buf (not empty),
@@ -71,7 +72,8 @@ func newBodyResponse(req *http.Request, buf []byte, isJSON bool) Response {
 		ContentLength: int64(len(buf)),
 	}
 	if isJSON {
-		br.rsp.Header.Set("Content-Type", contentTypeJSON)
+		br.ct[0] = contentTypeJSON
+		br.rsp.Header["Content-Type"] = br.ct[:]
 	}
 	return Response{Response: &br.rsp}
 }

@@ -361,7 +361,7 @@ func (c *routerCore) serve(req Request) Response {
 	if mounted {
 		// The mount point's wildcard was for this Router, not its routes;
 		// clear it as chi does.
-		req.SetPathValue("*", "")
+		x.setPathValue("*", "")
 	}
 	params := &rctx.URLParams
 	var rest string
@@ -375,7 +375,7 @@ func (c *routerCore) serve(req Request) Response {
 				v = u
 			}
 		}
-		req.SetPathValue(k, v)
+		x.setPathValue(k, v)
 	}
 	c.rctxPool.Put(rctx)
 	x.pattern = pattern

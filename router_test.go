@@ -322,6 +322,48 @@ func TestRouterPathValuesLikeServeMux(t *testing.T) {
 	}
 }
 
+// TestRouterPathValuesReachHandlers checks that the path values a Router
+// keeps with the Request reach an http.Handler served with FromHandler (as
+// http.Request.PathValue), survive WithContext and Clone, and that a
+// Request's own SetPathValue and the *http.Request's both answer PathValue.
+func TestRouterPathValuesReachHandlers(t *testing.T) {
+	t.Parallel()
+	var r typhon.Router
+	r.GET("/orgs/{org}/users/{id}", typhon.FromHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, r.PathValue("org")+"/"+r.PathValue("id"))
+	})))
+	var seen []string
+	r.GET("/copies/{a}/{b}/{c}", func(req typhon.Request) typhon.Response {
+		c := req.Clone(req.Context())
+		seen = append(seen, req.WithContext(req.Context()).PathValue("a"), c.PathValue("b"), req.PathValue("c"))
+		c.SetPathValue("b", "changed")
+		seen = append(seen, req.PathValue("b"), c.PathValue("b"))
+		return req.Response("ok")
+	})
+	svc := r.Serve()
+
+	rsp := routerCall(t, svc, "GET", "/orgs/acme/users/a%20b")
+	require.NoError(t, rsp.Error)
+	var got []byte
+	require.NoError(t, rsp.Decode(&got))
+	assert.Equal(t, "acme/a b", string(got))
+
+	rsp = routerCall(t, svc, "GET", "/copies/1/2/3")
+	require.NoError(t, rsp.Error)
+	rsp.Body.Close()
+	assert.Equal(t, []string{"1", "2", "3", "2", "changed"}, seen)
+
+	// Outside a Router: the Request's own values, then the *http.Request's.
+	req := typhon.NewRequest(t.Context(), "GET", "http://svc/", nil)
+	assert.Empty(t, req.PathValue("x"))
+	req.Request.SetPathValue("x", "from http")
+	assert.Equal(t, "from http", req.PathValue("x"))
+	req.SetPathValue("x", "own")
+	req.SetPathValue("x", "own again")
+	assert.Equal(t, "own again", req.PathValue("x"))
+	assert.Empty(t, typhon.Request{}.PathValue("x"))
+}
+
 func TestRouterHEAD(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {

@@ -2,9 +2,11 @@ package filters_test
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -75,23 +77,62 @@ func TestRequestIDInbound(t *testing.T) {
 				assert.Regexp(t, requestIDGenerated, seen.ctxID)
 			}
 			assert.Equal(t, []string{seen.ctxID}, seen.header, "the Service sees the ID in the header too")
-			assert.Equal(t, []string{seen.ctxID}, w.Header()[typhon.RequestIDHeader], "echoed")
+			assert.Empty(t, w.Header()[typhon.RequestIDHeader], "not echoed on success")
 		})
 	}
 }
 
-// TestRequestIDEchoedOnError: an error response carries the ID too.
-func TestRequestIDEchoedOnError(t *testing.T) {
+// TestRequestIDEcho: which answers carry the ID back, by Echo setting.
+func TestRequestIDEcho(t *testing.T) {
 	t.Parallel()
-	svc := typhon.Service(func(req typhon.Request) typhon.Response {
-		return typhon.Response{Error: typhon.NewError("not_found", "nope")}
-	}).Filter(filters.RequestID)
-	hr := httptest.NewRequest("GET", "/", nil)
-	hr.Header.Set(typhon.RequestIDHeader, "err-1")
-	w := httptest.NewRecorder()
-	typhon.HTTPHandler(svc).ServeHTTP(w, hr)
-	assert.Equal(t, http.StatusNotFound, w.Code)
-	assert.Equal(t, "err-1", w.Header().Get(typhon.RequestIDHeader))
+	answers := map[string]typhon.Service{
+		"200": func(req typhon.Request) typhon.Response { return req.Response("ok") },
+		"error": func(req typhon.Request) typhon.Response {
+			return typhon.Response{Error: typhon.NewError("not_found", "nope")}
+		},
+		"409 without Error": func(req typhon.Request) typhon.Response {
+			rsp := req.Response("conflict")
+			rsp.StatusCode = http.StatusConflict
+			return rsp
+		},
+		"panic": func(req typhon.Request) typhon.Response { panic("boom") },
+	}
+	for _, tc := range []struct {
+		name   string
+		filter typhon.Filter
+		echoed []string // of the answers
+	}{
+		{"default", filters.RequestID, []string{"error", "409 without Error", "panic"}},
+		{"EchoErrors", filters.NewRequestID(filters.WithRequestIDEcho(filters.EchoErrors)), []string{"error", "409 without Error", "panic"}},
+		{"EchoAll", filters.NewRequestID(filters.WithRequestIDEcho(filters.EchoAll)), []string{"200", "error", "409 without Error", "panic"}},
+		{"EchoNone", filters.NewRequestID(filters.WithRequestIDEcho(filters.EchoNone)), nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			for answer, svc := range answers {
+				for _, sent := range []string{"", "err-1"} {
+					svc := svc.Filter(filters.Recover(filters.WithLogger(slog.New(slog.DiscardHandler)))).Filter(tc.filter)
+					hr := httptest.NewRequest("GET", "/", nil)
+					if sent != "" {
+						hr.Header.Set(typhon.RequestIDHeader, sent)
+					}
+					w := httptest.NewRecorder()
+					typhon.HTTPHandler(svc).ServeHTTP(w, hr)
+					got := w.Header()[typhon.RequestIDHeader]
+					if !slices.Contains(tc.echoed, answer) {
+						assert.Empty(t, got, "%s, sent %q", answer, sent)
+						continue
+					}
+					require.Len(t, got, 1, "%s, sent %q", answer, sent)
+					if sent != "" {
+						assert.Equal(t, sent, got[0], answer)
+					} else {
+						assert.Regexp(t, requestIDGenerated, got[0], answer)
+					}
+				}
+			}
+		})
+	}
 }
 
 func TestRequestIDOutbound(t *testing.T) {
@@ -159,7 +200,8 @@ func TestRequestIDUnique(t *testing.T) {
 }
 
 // TestRequestIDAcrossHops: A -> B -> C over the wire all see the caller's
-// ID, or the one A made; the response echoes it.
+// ID, or the one A made; A's response echoes it (A echoes on every answer,
+// B and C only on errors).
 func TestRequestIDAcrossHops(t *testing.T) {
 	t.Parallel()
 	overNetwork(t, func(t *testing.T, p typhontest.Protocol) {
@@ -187,7 +229,7 @@ func TestRequestIDAcrossHops(t *testing.T) {
 		}).Filter(filters.RequestID))
 		a := p.Listen(t, typhon.Service(func(req typhon.Request) typhon.Response {
 			return next(req, "A", b.URL+"/b", b.Client)
-		}).Filter(filters.RequestID))
+		}).Filter(filters.NewRequestID(filters.WithRequestIDEcho(filters.EchoAll))))
 
 		for _, given := range []string{"edge-42", ""} {
 			mu.Lock()
@@ -222,7 +264,7 @@ func FuzzRequestID(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, given string) {
 		var seen requestIDSeen
-		svc := typhon.Service(seen.serve).Filter(filters.RequestID)
+		svc := typhon.Service(seen.serve).Filter(filters.NewRequestID(filters.WithRequestIDEcho(filters.EchoAll)))
 		hr := httptest.NewRequest("GET", "/", nil)
 		hr.Header[typhon.RequestIDHeader] = []string{given}
 		w := httptest.NewRecorder()

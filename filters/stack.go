@@ -22,6 +22,7 @@ type stackConfig struct {
 	retry   []RetryOption
 	breaker []BreakerOption
 	recover []RecoverOption
+	reqID   []RequestIDOption
 	// throttle is nil unless WithStackThrottle turned it on.
 	throttle []ThrottleOption
 }
@@ -39,6 +40,12 @@ func (o LoggerOption) applyStack(c *stackConfig) {
 // stack's [Trace].
 func WithStackTracing(opts ...TraceOption) StackOption {
 	return stackOptionFunc(func(c *stackConfig) { c.trace = append(c.trace, opts...) })
+}
+
+// WithStackRequestID passes opts (which responses echo the ID) to the
+// stack's [RequestID].
+func WithStackRequestID(opts ...RequestIDOption) StackOption {
+	return stackOptionFunc(func(c *stackConfig) { c.reqID = append(c.reqID, opts...) })
 }
 
 // WithStackMetrics passes opts (a meter provider) to the stack's [Metrics].
@@ -89,7 +96,8 @@ func newStackConfig(opts []StackOption) stackConfig {
 // server filters. From the outside in:
 //
 //  1. [RequestID]: the request's ID is in the context before anything logs
-//     or traces, and is echoed on every answer.
+//     or traces, and is echoed on error answers ([WithStackRequestID] to
+//     echo it on all).
 //  2. [Trace]: the server span, named after the route once the Router has
 //     matched it.
 //  3. [Metrics]: duration, active requests and sizes, by route.
@@ -115,7 +123,7 @@ func ServerStack(svc typhon.Service, opts ...StackOption) typhon.Service {
 	}
 	return svc.Filter(Metrics(c.metrics...)).
 		Filter(Trace(c.trace...)).
-		Filter(RequestID)
+		Filter(NewRequestID(c.reqID...))
 }
 
 // ClientStack wraps svc, usually typhon.NewClient(...), in typhon's default

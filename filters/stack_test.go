@@ -29,11 +29,18 @@ func TestServerStack(t *testing.T) {
 	var id string
 	require.NoError(t, rsp.Decode(&id))
 	assert.NotEmpty(t, id, "RequestID runs inside the stack")
-	assert.Equal(t, id, rsp.Header.Get(typhon.RequestIDHeader))
+	assert.Empty(t, rsp.Header.Get(typhon.RequestIDHeader), "not echoed on success by default")
 
 	rsp = svc(typhon.NewRequest(t.Context(), "GET", "/panic", nil))
 	assert.True(t, typhon.IsCode(rsp.Error, typhon.CodeInternalService), "%v", rsp.Error)
 	assert.NotEmpty(t, rsp.Header.Get(typhon.RequestIDHeader), "Recover sits inside RequestID")
+
+	// WithStackRequestID configures the stack's RequestID.
+	svc = typhon.FromHandler(typhon.HTTPHandler(filters.ServerStack(r.Serve(), quiet,
+		filters.WithStackRequestID(filters.WithRequestIDEcho(filters.EchoAll)))))
+	rsp = svc(typhon.NewRequest(t.Context(), "GET", "/ok", nil))
+	require.NoError(t, rsp.Decode(&id))
+	assert.Equal(t, id, rsp.Header.Get(typhon.RequestIDHeader))
 }
 
 func TestServerStackSheds(t *testing.T) {

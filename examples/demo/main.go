@@ -179,9 +179,14 @@ func run() error {
 		if !tel.open.waitIdle(2 * time.Second) {
 			fmt.Println("   (some spans had not ended after 2s)")
 		}
+		// Servers echo the ID on error answers only.
 		echoed := rsp.Header.Get(typhon.RequestIDHeader)
-		if echoed == "" {
-			echoed = "none: no answer"
+		switch {
+		case echoed != "":
+		case rsp.StatusCode < 400:
+			echoed = "no, servers echo it on errors"
+		default:
+			echoed = "none: the caller's deadline passed before an answer came"
 		}
 		fmt.Printf("== %s\n   GET %s -> %d in %v, request ID %s (echoed: %s)\n", c.title, c.path, rsp.StatusCode, took, requestID, echoed)
 		if err != nil {
