@@ -22,8 +22,9 @@ const MaxRequestIDLen = 128
 // A-Z a-z 0-9 . _ : -. Otherwise (absent, too long, anything else in it,
 // several values) it replaces it with a new ID: 32 lower-case hex digits,
 // 128 random bits from math/rand/v2 (unpredictable enough to be unique, not
-// a secret: never use a request ID for authorisation). The request's header
-// is set to the ID, so the Service sees what is logged. Error responses
+// a secret: never use a request ID for authorisation), and an invalid
+// X-Request-Id is removed from the request's header, so that nothing reads,
+// logs or passes it on. Error responses
 // (an Error, or a status of 400 or more) echo the ID in X-Request-Id, so
 // that whoever reports a failure can quote it; see [WithRequestIDEcho] for
 // the other answers.
@@ -118,9 +119,12 @@ func requestID(req typhon.Request, svc typhon.Service, echo Echo) typhon.Respons
 	if len(vs) == 1 && validRequestID(vs[0]) {
 		id = vs[0]
 	} else {
+		if len(vs) > 0 {
+			// Not to be logged or passed on by anyone reading the header.
+			delete(req.Header, typhon.RequestIDHeader)
+		}
 		vs = newRequestIDValues()
 		id = vs[0]
-		req.Header[typhon.RequestIDHeader] = vs
 	}
 	rsp := svc(req.WithRequestID(id))
 	if rsp.Response != nil && echo != EchoNone &&

@@ -76,7 +76,11 @@ func TestRequestIDInbound(t *testing.T) {
 			} else {
 				assert.Regexp(t, requestIDGenerated, seen.ctxID)
 			}
-			assert.Equal(t, []string{seen.ctxID}, seen.header, "the Service sees the ID in the header too")
+			if tc.keep {
+				assert.Equal(t, tc.header, seen.header, "the caller's header is left as it is")
+			} else {
+				assert.Empty(t, seen.header, "an invalid header is removed; a new ID is in the context only")
+			}
 			assert.Empty(t, w.Header()[typhon.RequestIDHeader], "not echoed on success")
 		})
 	}
@@ -250,7 +254,9 @@ func TestRequestIDAcrossHops(t *testing.T) {
 				assert.Regexp(t, requestIDGenerated, echoed)
 			}
 			mu.Lock()
-			assert.Equal(t, []string{"A=" + echoed + "/" + echoed, "B=" + echoed + "/" + echoed, "C=" + echoed + "/" + echoed}, seen)
+			// A's header is what the caller sent; B and C get the ID in
+			// theirs from the client, which sends the context's.
+			assert.Equal(t, []string{"A=" + echoed + "/" + given, "B=" + echoed + "/" + echoed, "C=" + echoed + "/" + echoed}, seen)
 			mu.Unlock()
 		}
 	})
