@@ -311,13 +311,17 @@ func BenchmarkMetrics(b *testing.B) {
 		name string
 		mp   metric.MeterProvider
 	}{
+		{"global-unset", nil}, // otel's global provider, with no SDK set: the default
 		{"noop", noop.NewMeterProvider()},
 		{"sdk", sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))},
 	}
 	for _, p := range providers {
 		for _, side := range []string{"client", "server"} {
 			b.Run(p.name+"/"+side, func(b *testing.B) {
-				f := filters.Metrics(filters.WithMeterProvider(p.mp))
+				f := filters.Metrics()
+				if p.mp != nil {
+					f = filters.Metrics(filters.WithMeterProvider(p.mp))
+				}
 				ok := benchOKService()
 				req := typhon.NewRequest(context.Background(), "GET", "http://users.internal/users/1", nil)
 				if side == "server" {

@@ -33,6 +33,9 @@ type otelLazy[P any, V any] struct {
 type otelBuilt[P any, V any] struct {
 	p P
 	v *V
+	// comparable: p's dynamic type is comparable, so p == another provider
+	// cannot panic (a provider of another type is simply not equal).
+	comparable bool
 }
 
 func newOTelLazy[P any, V any](injected P, global func() P, build func(P) *V) *otelLazy[P, V] {
@@ -49,10 +52,11 @@ func (l *otelLazy[P, V]) get() *V {
 		return l.fixed
 	}
 	p := l.global()
-	if b := l.last.Load(); b != nil && otelSame(any(b.p), any(p)) {
+	if b := l.last.Load(); b != nil && b.comparable && any(b.p) == any(p) {
 		return b.v
 	}
-	b := &otelBuilt[P, V]{p: p, v: l.build(p)}
+	t := reflect.TypeOf(any(p))
+	b := &otelBuilt[P, V]{p: p, v: l.build(p), comparable: t != nil && t.Comparable()}
 	l.last.Store(b)
 	return b.v
 }
@@ -67,14 +71,6 @@ func otelIsNil(v any) bool {
 		return rv.IsNil()
 	}
 	return false
-}
-
-// otelSame reports whether a and b are the same provider, without the
-// panic that == gives for values of one uncomparable type: those are never
-// the same, and are built again on every call.
-func otelSame(a, b any) bool {
-	ta := reflect.TypeOf(a)
-	return ta != nil && ta == reflect.TypeOf(b) && ta.Comparable() && a == b
 }
 
 // otelMethod returns the http.request.method of method: itself when it is

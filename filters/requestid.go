@@ -1,10 +1,7 @@
 package filters
 
 import (
-	"encoding/hex"
-	"math/rand/v2"
 	"net/http"
-	"unsafe"
 
 	"github.com/typhon-go/typhon"
 )
@@ -44,9 +41,12 @@ const MaxRequestIDLen = 128
 // the ID to the next hop, so every service on a request's path logs the same
 // one.
 //
-// The Filter is safe for concurrent use. On a server it costs two
-// allocations (the ID, and the request with its new context); on a client it
-// allocates nothing when the context already has a valid ID.
+// The Filter is safe for concurrent use. On a server it costs one
+// allocation, the request with its new context; a new ID is made there, the
+// first time something asks for it (typhon.RequestID: a log line, a call
+// downstream, an echo), so a request whose ID nothing reads never pays for
+// one. On a client it allocates nothing when the context already has a
+// valid ID.
 var RequestID typhon.Filter = NewRequestID()
 
 // Echo says which responses [RequestID] gives an X-Request-Id.
@@ -113,38 +113,32 @@ func requestID(req typhon.Request, svc typhon.Service, echo Echo) typhon.Respons
 		if validRequestID(typhon.RequestID(ctx)) {
 			return svc(req)
 		}
-		return svc(req.WithRequestID(newRequestIDValues()[0]))
+		return svc(req.WithNewRequestID())
 	}
-	var id string
 	if len(vs) == 1 && validRequestID(vs[0]) {
-		id = vs[0]
+		req = req.WithRequestID(vs[0])
 	} else {
 		if len(vs) > 0 {
 			// Not to be logged or passed on by anyone reading the header.
 			delete(req.Header, typhon.RequestIDHeader)
+			vs = nil
 		}
-		vs = newRequestIDValues()
-		id = vs[0]
+		req = req.WithNewRequestID()
 	}
-	rsp := svc(req.WithRequestID(id))
+	rsp := svc(req)
 	if rsp.Response != nil && echo != EchoNone &&
 		(echo == EchoAll || rsp.Error != nil || rsp.StatusCode >= http.StatusBadRequest) {
 		if rsp.Header == nil {
 			rsp.Header = make(http.Header)
 		}
-		rsp.Header[typhon.RequestIDHeader] = vsOrNew(vs, id)
+		if vs == nil {
+			vs = []string{typhon.RequestID(req.Context())}
+		}
+		// The request header's slice, when it is the ID: header values
+		// are replaced, never changed in place.
+		rsp.Header[typhon.RequestIDHeader] = vs
 	}
 	return rsp
-}
-
-// vsOrNew returns vs when it holds just id (the request header's slice,
-// shared to save an allocation: header values are replaced, never changed
-// in place), else a new one-value slice.
-func vsOrNew(vs []string, id string) []string {
-	if len(vs) == 1 && vs[0] == id {
-		return vs
-	}
-	return []string{id}
 }
 
 // validRequestID reports whether id may be used as a request ID as it is:
@@ -163,28 +157,4 @@ func validRequestID(id string) bool {
 		}
 	}
 	return true
-}
-
-// newRequestIDValues returns a new request ID, 128 random bits as 32 hex
-// digits, as a one-value header slice. math/rand/v2's top-level functions use
-// a per-thread ChaCha8 source: no lock, no system call.
-func newRequestIDValues() []string {
-	var b [16]byte
-	for i := 0; i < len(b); i += 8 {
-		u := rand.Uint64()
-		for j := range 8 {
-			b[i+j] = byte(u >> (8 * j))
-		}
-	}
-	// One allocation holds the digits, the string and the slice: the
-	// string is made over the digits, which nothing writes again.
-	v := new(requestIDValues)
-	hex.Encode(v.digits[:], b[:])
-	v.vs[0] = unsafe.String(&v.digits[0], len(v.digits))
-	return v.vs[:]
-}
-
-type requestIDValues struct {
-	vs     [1]string
-	digits [32]byte
 }

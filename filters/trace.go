@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"reflect"
 	"sync/atomic"
-	"time"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -167,10 +166,10 @@ type traceTracer struct {
 	tracer trace.Tracer
 	noop   bool
 	// unset: tracer is one of otel's global delegate with no provider set
-	// (see traceIsUnset), as it was when built and last checked (checked:
-	// nanoseconds since traceEpoch).
-	unset   atomic.Bool
-	checked atomic.Int64
+	// (see traceIsUnset), as it was when built and last checked; calls
+	// counts the calls that asked since.
+	unset atomic.Bool
+	calls atomic.Uint32
 }
 
 // traceTracerOptions are the options of Trace's Tracer, made once.
@@ -181,7 +180,6 @@ func traceNewTracer(tp trace.TracerProvider) *traceTracer {
 	_, isNoop := tr.(noop.Tracer)
 	t := &traceTracer{tp: tp, tracer: tr, noop: isNoop}
 	t.unset.Store(traceIsUnset(tr))
-	t.checked.Store(int64(time.Since(traceEpoch)))
 	return t
 }
 
@@ -196,24 +194,25 @@ func traceIsUnset(tr trace.Tracer) bool {
 		t.Elem().PkgPath() == "go.opentelemetry.io/otel/internal/global"
 }
 
-var traceEpoch = time.Now()
+// traceRecheckEvery is how many calls relays answers from what it last
+// found before it asks the delegate again.
+const traceRecheckEvery = 1024
 
 // relays reports whether Trace only relays the trace context: whether tr,
 // from the global provider, still has no provider to delegate to. A new
 // global provider is a new tr (the filter looks the global up on every
 // call); but a delegate keeps the Tracers it made before it got a provider,
 // and the global can be set back to it (as tests do), so its answer is
-// checked again once a second: asking costs a lock and a map lookup, too
-// much for every request.
+// checked again every traceRecheckEvery calls: asking costs a lock and a
+// map lookup, too much for every request (and so does reading the clock
+// to ask once a second, on a VM whose clock is slow).
 func (tr *traceTracer) relays() bool {
 	if !tr.unset.Load() {
 		return false
 	}
-	now := int64(time.Since(traceEpoch))
-	if now-tr.checked.Load() < int64(time.Second) {
+	if tr.calls.Add(1)%traceRecheckEvery != 0 {
 		return true
 	}
-	tr.checked.Store(now)
 	if traceIsUnset(tr.tp.Tracer(otelScope, traceTracerOptions...)) {
 		return true
 	}

@@ -607,18 +607,25 @@ func BenchmarkTrace(b *testing.B) {
 		name string
 		tp   trace.TracerProvider
 	}{
+		{"global-unset", nil}, // otel's global provider, with no SDK set: the default
 		{"noop", noop.NewTracerProvider()},
 		// Every span sampled, and dropped once ended.
 		{"sdk", sdktrace.NewTracerProvider(sdktrace.WithSyncer(traceDiscard{}))},
 	}
 	for _, p := range providers {
-		for _, side := range []string{"client", "server"} {
+		for _, side := range []string{"client", "server", "server-untraced"} {
 			b.Run(p.name+"/"+side, func(b *testing.B) {
-				f := filters.Trace(filters.WithTracerProvider(p.tp))
+				f := filters.Trace()
+				if p.tp != nil {
+					f = filters.Trace(filters.WithTracerProvider(p.tp))
+				}
 				ok := benchOKService()
 				req := typhon.NewRequest(context.Background(), "GET", "http://users.internal/users/1", nil)
-				if side == "server" {
+				switch side {
+				case "server": // the caller sent a trace context
 					req = traceInbound(b, "GET", "/users/1", http.Header{"Traceparent": {traceParentHdr}})
+				case "server-untraced":
+					req = traceInbound(b, "GET", "/users/1", nil)
 				}
 				b.ReportAllocs()
 				for b.Loop() {
