@@ -258,12 +258,16 @@ func (h *handler) write(w http.ResponseWriter, r *http.Request, rsp Response) {
 		return
 	}
 	dst := w.Header()
-	for k, v := range rsp.Header {
-		switch k {
-		case "Content-Length", "Transfer-Encoding", "Connection":
-			continue
+	if ct, ok := rsp.Header["Content-Type"]; ok && len(rsp.Header) == 1 {
+		dst["Content-Type"] = ct // what Request.Response sets: no map walk
+	} else {
+		for k, v := range rsp.Header {
+			switch k {
+			case "Content-Length", "Transfer-Encoding", "Connection":
+				continue
+			}
+			dst[k] = v
 		}
-		dst[k] = v
 	}
 	body := rsp.Body
 	if body == nil || body == http.NoBody || r.Method == http.MethodHead || status == http.StatusNoContent || status == http.StatusNotModified {

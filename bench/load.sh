@@ -76,6 +76,7 @@ for ((round = 0; round < ROUNDS; round++)); do
     for ((k = 0; k < n; k++)); do
       impl=${impls[$(((k + round) % n))]}
       port_file=$(mktemp)
+      # GODEBUG passes through: bench/run sets adaptivestackstart=0.
       taskset -c 0 env GOMAXPROCS=1 results/server -impl "$impl" -max 120s >"$port_file" &
       server_pid=$!
       for _ in $(seq 100); do grep -q listening "$port_file" && break; sleep 0.05; done

@@ -7,6 +7,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/csv"
 	"flag"
 	"fmt"
@@ -82,6 +83,24 @@ func median(v []float64) float64 {
 type loadRow struct {
 	proto, impl        string
 	cpuUS, rps, foreig []float64
+	byRound            map[string]float64 // round -> CPU µs/request
+}
+
+// pairedRatio is the median over the rounds of row's CPU per request over
+// base's in the same round: the two ran a few seconds apart, so a round in
+// which the machine was busier weighs on both, where a ratio of medians
+// would mix rounds. ok is false when they share no round.
+func pairedRatio(row, base *loadRow) (float64, bool) {
+	var v []float64
+	for round, us := range row.byRound {
+		if b, ok := base.byRound[round]; ok && b > 0 {
+			v = append(v, us/b)
+		}
+	}
+	if len(v) == 0 {
+		return 0, false
+	}
+	return median(v), true
 }
 
 type report struct {
@@ -149,13 +168,14 @@ func (r *report) readLoad(path string) error {
 		k := rec[1] + "/" + rec[2]
 		row := r.load[k]
 		if row == nil {
-			row = &loadRow{proto: rec[1], impl: rec[2]}
+			row = &loadRow{proto: rec[1], impl: rec[2], byRound: map[string]float64{}}
 			r.load[k] = row
 		}
 		us, _ := strconv.ParseFloat(rec[6], 64)
 		rps, _ := strconv.ParseFloat(rec[7], 64)
 		fo, _ := strconv.ParseFloat(rec[8], 64)
 		row.cpuUS = append(row.cpuUS, us)
+		row.byRound[rec[0]] = us
 		row.rps = append(row.rps, rps)
 		row.foreig = append(row.foreig, fo)
 	}
@@ -302,7 +322,7 @@ func (r *report) memoryTable(w io.Writer) {
 }
 
 func (r *report) loadTable(w io.Writer) {
-	fmt.Fprintln(w, "| proto | impl | CPU µs/request (median) | min–max | requests/s (median) | × net/http | worst foreign CPU on the server's core |")
+	fmt.Fprintln(w, "| proto | impl | CPU µs/request (median) | min–max | requests/s (median) | × net/http (median of rounds) | worst foreign CPU on the server's core |")
 	fmt.Fprintln(w, "|---|---|--:|--:|--:|--:|--:|")
 	for _, proto := range []string{"h1", "h2c"} {
 		base := r.load[proto+"/nethttp"]
@@ -314,7 +334,8 @@ func (r *report) loadTable(w io.Writer) {
 			m := median(row.cpuUS)
 			rt := ""
 			if base != nil && impl != "nethttp" {
-				rt = ratio(m, median(base.cpuUS), true)
+				x, ok := pairedRatio(row, base)
+				rt = ratio(x, 1, ok)
 			}
 			gen := "wrk"
 			if proto == "h2c" {
@@ -356,7 +377,10 @@ func (r *report) bars(w io.Writer) {
 		if t == nil || b == nil {
 			continue
 		}
-		x := median(t.cpuUS) / median(b.cpuUS)
+		x, ok := pairedRatio(t, b)
+		if !ok {
+			continue
+		}
 		fmt.Fprintf(w, "| server CPU/request under load, %s, ServerStack ≤ 1.05× net/http | %.3f× | %s |\n", proto, x, mark(x <= 1.05))
 	}
 	// typhon faster and fewer allocations than monzo on every shared benchmark.
@@ -436,7 +460,7 @@ func (r *report) write(w io.Writer, goVersion, notes string) {
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "- Machine: %d CPUs (`nproc`), %s; %s\n", runtime.NumCPU(), cpuModel(), runtime.GOOS+"/"+runtime.GOARCH)
 	fmt.Fprintf(w, "- Go: %s; run of %s\n", goVersion, time.Now().UTC().Format("2006-01-02 15:04 MST"))
-	fmt.Fprintf(w, "- Method: Go benchmarks pinned to CPU 0 (`taskset -c 0`, `-cpu 1`), %d interleaved runs of `-count 1`, medians; client and server share the core, so time/op is the CPU of both ends. Server CPU under load: the server pinned to CPU 0 with GOMAXPROCS=1, h2load/wrk on CPU 1, CPU time from /proc/PID/stat per request completed, medians of the rounds.\n", r.runs)
+	fmt.Fprintf(w, "- Method: Go benchmarks pinned to CPU 0 (`taskset -c 0`, `-cpu 1`), %d interleaved runs of `-count 1`, medians; client and server share the core, so time/op is the CPU of both ends. Server CPU under load: the server pinned to CPU 0 with GOMAXPROCS=1, h2load/wrk on CPU 1, CPU time from /proc/PID/stat per request completed, medians of the rounds; its × net/http is the median of the ratios within each round (the servers of a round run seconds apart). GODEBUG: `%s` (see bench/run on adaptivestackstart).\n", r.runs, cmp.Or(os.Getenv("GODEBUG"), "none"))
 	if notes != "" {
 		fmt.Fprintf(w, "- Conditions: %s\n", notes)
 	}
