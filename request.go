@@ -42,7 +42,7 @@ type exchange struct {
 	mounted      bool
 	inbound      bool // came in through HTTPHandler: the server side
 	// params are the path values set through Request.SetPathValue (by a
-	// Router), in the order set; the last of a name wins.
+	// Router), one per name, in the order first set.
 	params []pathParam
 }
 
@@ -54,12 +54,8 @@ type pathParam struct{ name, value string }
 // http.Request.PathValue returns it. It returns "" if there is none, and for
 // the zero Request.
 func (r Request) PathValue(name string) string {
-	if r.x != nil {
-		for i := len(r.x.params) - 1; i >= 0; i-- {
-			if r.x.params[i].name == name {
-				return r.x.params[i].value
-			}
-		}
+	if p := r.x.pathParam(name); p != nil {
+		return p.value
 	}
 	if r.Request == nil {
 		return ""
@@ -77,13 +73,24 @@ func (r *Request) SetPathValue(name, value string) {
 }
 
 func (x *exchange) setPathValue(name, value string) {
-	for i := len(x.params) - 1; i >= 0; i-- {
-		if x.params[i].name == name {
-			x.params[i].value = value
-			return
-		}
+	if p := x.pathParam(name); p != nil {
+		p.value = value
+		return
 	}
 	x.params = append(x.params, pathParam{name, value})
+}
+
+// pathParam returns the path value named name, or nil; x may be nil.
+func (x *exchange) pathParam(name string) *pathParam {
+	if x == nil {
+		return nil
+	}
+	for i := range x.params {
+		if x.params[i].name == name {
+			return &x.params[i]
+		}
+	}
+	return nil
 }
 
 // NewRequest returns a Request for method and url with body encoded as

@@ -553,16 +553,7 @@ func TestErrorResponse(t *testing.T) {
 func TestRequestResponseMatchesEncode(t *testing.T) {
 	t.Parallel()
 	req := typhon.NewRequest(context.Background(), "GET", "http://svc/", nil)
-	for name, v := range map[string]func() any{
-		"struct":         func() any { return struct{ A int }{1} },
-		"string":         func() any { return "s" },
-		"bytes":          func() any { return []byte("raw") },
-		"empty bytes":    func() any { return []byte{} },
-		"bytes.Buffer":   func() any { return bytes.NewBufferString("buf") },
-		"strings.Reader": func() any { return strings.NewReader("sr") },
-		"reader":         func() any { return io.NopCloser(strings.NewReader("stream")) },
-		"unencodable":    func() any { return func() {} },
-	} {
+	for name, v := range bodyKinds {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			got := req.Response(v())

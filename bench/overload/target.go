@@ -91,11 +91,10 @@ func (t *localTarget) Close() error {
 // answers each "cpu" line on its standard input with its CPU time in
 // nanoseconds, and stops when its standard input closes.
 type childTarget struct {
-	cmd   *exec.Cmd
-	in    io.WriteCloser
-	out   *bufio.Reader
-	addr  string
-	waitc chan error
+	cmd  *exec.Cmd
+	in   io.WriteCloser
+	out  *bufio.Reader
+	addr string
 }
 
 func startChild(cfg config) (*childTarget, error) {
@@ -121,7 +120,7 @@ func startChild(cfg config) (*childTarget, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	t := &childTarget{cmd: cmd, in: in, out: bufio.NewReader(out), waitc: make(chan error, 1)}
+	t := &childTarget{cmd: cmd, in: in, out: bufio.NewReader(out)}
 	line, err := t.out.ReadString('\n')
 	if err != nil {
 		in.Close()
@@ -164,20 +163,12 @@ func (t *childTarget) Close() error {
 // serve is the child's side of childTarget. It exits by itself after
 // maxLife, should its parent have gone without closing its input.
 func serve(cfg config, in io.Reader, out io.Writer, maxLife time.Duration) error {
-	svc, err := newService(cfg)
+	srv, err := startLocal(cfg)
 	if err != nil {
 		return err
 	}
-	srv, err := typhon.Listen(svc, "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = srv.Stop(ctx)
-	}()
-	fmt.Fprintln(out, srv.Addr().String())
+	defer srv.Close()
+	fmt.Fprintln(out, srv.Addr())
 	lines := make(chan string)
 	go func() {
 		defer close(lines)

@@ -475,41 +475,30 @@ func (r *report) write(w io.Writer, goVersion, notes string) {
 		fmt.Fprintln(w)
 		r.loadTable(w)
 	}
-	sections := []struct{ title, prefix, note string }{
-		{"Round trip over loopback", "BenchmarkRoundTrip/", "Each toolkit's client and server (net/http's client for net/http and chi); `-sendvia`: the client called through its SendVia future. 1MiB: a streamed answer of unknown length."},
-		{"Handler in memory", "BenchmarkHandler", "GET /users/42 through each toolkit's http.Handler, no network."},
-		{"Service called directly", "BenchmarkService", "A new Request through the routed Service, body read and closed."},
-		{"Router", "BenchmarkRouter/", "Routing one request to a route that answers 200 (50_routes: a parameter route in the middle of a 50-route table)."},
-		{"JSON", "BenchmarkJSON/", "A small JSON body decoded from a request / encoded into a response."},
-		{"Errors", "BenchmarkError/", "A not_found error with one parameter encoded into / decoded from a response."},
+	memory := func(w io.Writer, _ string) { r.memoryTable(w) }
+	sections := []struct {
+		title, prefix, note string
+		render              func(w io.Writer, prefix string) // nil: r.table
+	}{
+		{"Round trip over loopback", "BenchmarkRoundTrip/", "Each toolkit's client and server (net/http's client for net/http and chi); `-sendvia`: the client called through its SendVia future. 1MiB: a streamed answer of unknown length.", nil},
+		{"Handler in memory", "BenchmarkHandler", "GET /users/42 through each toolkit's http.Handler, no network.", nil},
+		{"Service called directly", "BenchmarkService", "A new Request through the routed Service, body read and closed.", nil},
+		{"Router", "BenchmarkRouter/", "Routing one request to a route that answers 200 (50_routes: a parameter route in the middle of a 50-route table).", nil},
+		{"JSON", "BenchmarkJSON/", "A small JSON body decoded from a request / encoded into a response.", nil},
+		{"Errors", "BenchmarkError/", "A not_found error with one parameter encoded into / decoded from a response.", nil},
+		{"typhon filters, passing a call through", "BenchmarkFilter/", "An outbound call (a new Request each time) to a Service answering a small body, through each filter with its defaults (Trace and Metrics with no-op providers, Log with a discarding handler); `none` is the Service alone, `ErrorFilter/impl=monzo` monzo/typhon's.", r.filterTable},
+		{"ServerStack's filters on the server side", "BenchmarkServerFilter/", "A request served in memory through HTTPHandler and each filter of filters.ServerStack with its defaults (OpenTelemetry's global providers unset, as in a service that sets none).", r.filterTable},
+		{"Memory", "BenchmarkMemory/", "Live heap and goroutine stacks (runtime.ReadMemStats after GC) per open idle connection (after one request) and per request in flight (a handler waiting), 256 of each; `tcp` is the floor of both ends' sockets, which every row includes.", memory},
 	}
 	for _, s := range sections {
 		if !r.has(s.prefix) {
 			continue
 		}
 		fmt.Fprintf(w, "## %s\n\n%s\n\n", s.title, s.note)
-		r.table(w, s.prefix)
-	}
-	if r.has("BenchmarkFilter/") {
-		fmt.Fprintln(w, "## typhon filters, passing a call through")
-		fmt.Fprintln(w)
-		fmt.Fprintln(w, "An outbound call (a new Request each time) to a Service answering a small body, through each filter with its defaults (Trace and Metrics with no-op providers, Log with a discarding handler); `none` is the Service alone, `ErrorFilter/impl=monzo` monzo/typhon's.")
-		fmt.Fprintln(w)
-		r.filterTable(w, "BenchmarkFilter/")
-	}
-	if r.has("BenchmarkServerFilter/") {
-		fmt.Fprintln(w, "## ServerStack's filters on the server side")
-		fmt.Fprintln(w)
-		fmt.Fprintln(w, "A request served in memory through HTTPHandler and each filter of filters.ServerStack with its defaults (OpenTelemetry's global providers unset, as in a service that sets none).")
-		fmt.Fprintln(w)
-		r.filterTable(w, "BenchmarkServerFilter/")
-	}
-	if r.has("BenchmarkMemory/") {
-		fmt.Fprintln(w, "## Memory")
-		fmt.Fprintln(w)
-		fmt.Fprintln(w, "Live heap and goroutine stacks (runtime.ReadMemStats after GC) per open idle connection (after one request) and per request in flight (a handler waiting), 256 of each; `tcp` is the floor of both ends' sockets, which every row includes.")
-		fmt.Fprintln(w)
-		r.memoryTable(w)
+		if s.render == nil {
+			s.render = r.table
+		}
+		s.render(w, s.prefix)
 	}
 }
 
